@@ -1,0 +1,1 @@
+"""Dagster definitions, one module per stage. Thin: read inputs, call the core, write tables."""

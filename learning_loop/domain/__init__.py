@@ -1,0 +1,1 @@
+"""Functional core: formulas, planners, statistics and bandit math. No Dagster imports here."""

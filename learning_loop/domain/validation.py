@@ -1,0 +1,260 @@
+"""Row rules for landing files (SPEC §2), vectorised over a frame of raw text.
+
+Input: a frame whose values are the file's raw text (None for an empty cell)
+plus the 1-based data row number. Output: the rows that pass, typed and
+normalised, and the rows that fail with the first rule each broke. Nothing is
+dropped: `len(valid) + len(quarantined) == len(raw)`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from learning_loop.domain.recipe import (
+    CAPTION_BUCKETS,
+    ENDING_TYPES,
+    HOOK_TYPES,
+    PRESET_PATTERN,
+    RECIPE_FIELDS,
+    SCENE_COUNT_MAX,
+    SCENE_COUNT_MIN,
+    WPM_BUCKETS,
+    caption_density_bucket,
+    narration_wpm_bucket,
+    recipe_hash,
+    topic_hash,
+)
+
+VIDEO_REQUIRED = ("project_id", "video_id", "published_at", "topic")
+METRIC_REQUIRED = ("project_id", "video_id", "observed_at", "views", "likes", "comments", "avg_view_duration_s")
+METRIC_COUNTS = ("views", "likes", "comments", "followers_gained", "shares")
+GENERATION_MODES = ("exploit", "explore", "manual")
+SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "quality_score": (0.0, 1.0),
+    "novelty_score": (0.0, 1.0),
+    "expertise_level": (0.0, 1.0),
+    "viral_score": (0.0, 100.0),
+}
+VIDEO_OPTIONAL = (
+    "preset",
+    "hook_type",
+    "scene_count",
+    "ending_type",
+    "narration_wpm",
+    "narration_wpm_bucket",
+    "caption_density",
+    "caption_density_bucket",
+    "content_type",
+    *SCORE_RANGES,
+    "job_id",
+    "generation_mode",
+)
+METRIC_OPTIONAL = ("followers_gained", "shares")
+REQUIRED_COLUMNS = {"videos": VIDEO_REQUIRED, "metrics": METRIC_REQUIRED}
+KNOWN_COLUMNS = {"videos": VIDEO_REQUIRED + VIDEO_OPTIONAL, "metrics": METRIC_REQUIRED + METRIC_OPTIONAL}
+_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
+@dataclass
+class Validated:
+    valid: pd.DataFrame  # typed rows, with `row_number`
+    quarantined: pd.DataFrame  # row_number, reason, raw (JSON text)
+
+
+def _clean_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = value.strip() if isinstance(value, str) else str(value)
+    return text or None
+
+
+class _Rules:
+    """Accumulates the first failing reason per row."""
+
+    def __init__(self, raw: pd.DataFrame) -> None:
+        self.raw = raw
+        self.reason = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+
+    def fail(self, mask: pd.Series, reason: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool) & self.reason.isna()
+        if mask.any():
+            if isinstance(reason, pd.Series):
+                self.reason[mask] = reason[mask]
+            else:
+                self.reason[mask] = reason
+
+    def text(self, column: str) -> pd.Series:
+        """Stripped text; None for a missing column, an empty cell or a null."""
+        if column not in self.raw.columns:
+            return pd.Series([None] * len(self.raw), index=self.raw.index, dtype=object)
+        return pd.Series([_clean_text(v) for v in self.raw[column]], index=self.raw.index, dtype=object)
+
+    def required(self, columns: tuple[str, ...]) -> None:
+        for column in columns:
+            self.fail(self.text(column).isna(), f"required value missing: {column}")
+
+    def number(self, column: str, *, count: bool = False) -> pd.Series:
+        """Parse a numeric column; unparsable, non-finite and negative-count rows fail."""
+        text = self.text(column)
+        present = text.notna()
+        lowered = text.map(lambda v: v.lower() if isinstance(v, str) else None)
+        non_finite = present & lowered.isin(_NON_FINITE)
+        parsed = pd.to_numeric(text.where(~non_finite, None), errors="coerce").astype("float64")
+        non_finite |= present & np.isinf(parsed)
+        self.fail(non_finite, f"non-finite number in {column}")
+        self.fail(present & parsed.isna(), f"unparsable number in {column}: " + text.astype(str))
+        if count:
+            self.fail(present & (parsed < 0), f"negative count in {column}")
+            self.fail(present & (parsed.notna()) & (parsed % 1 != 0), f"count is not a whole number in {column}")
+        return parsed.where(~non_finite)
+
+    def timestamp(self, column: str) -> pd.Series:
+        """ISO-8601; no offset means UTC. Returned naive in UTC."""
+        text = self.text(column)
+        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        self.fail(text.notna() & parsed.isna(), f"unparsable timestamp in {column}: " + text.astype(str))
+        return parsed.dt.tz_localize(None).astype("datetime64[us]")
+
+    def choice(self, column: str, allowed: tuple[str, ...]) -> pd.Series:
+        text = self.text(column).map(lambda v: v.lower() if isinstance(v, str) else None)
+        self.fail(text.notna() & ~text.isin(allowed), f"unknown {column}: " + text.astype(str))
+        return text
+
+    def in_range(self, column: str, values: pd.Series, low: float, high: float) -> None:
+        self.fail(values.notna() & ((values < low) | (values > high)), f"{column} outside [{low:g}, {high:g}]")
+
+    def split(self, typed: pd.DataFrame) -> Validated:
+        bad = self.reason.notna()
+        raw_json = self.raw.loc[bad].drop(columns=["row_number"]).apply(
+            lambda row: json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False, default=str), axis=1
+        )
+        quarantined = pd.DataFrame(
+            {
+                "row_number": self.raw.loc[bad, "row_number"].astype("int64"),
+                "reason": self.reason[bad].astype(str),
+                "raw": raw_json if bad.any() else pd.Series([], dtype=object),
+            }
+        ).reset_index(drop=True)
+        return Validated(valid=typed.loc[~bad].reset_index(drop=True), quarantined=quarantined)
+
+
+def _json_value(value: object) -> object:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return None if value is None or np.isnan(value) else str(value)  # type: ignore[arg-type]
+    return value
+
+
+def validate_videos(raw: pd.DataFrame) -> Validated:
+    """Apply the video rules; valid rows get the recipe, its hash and the topic hash."""
+    rules = _Rules(raw)
+    rules.required(VIDEO_REQUIRED)
+    published_at = rules.timestamp("published_at")
+
+    preset = rules.text("preset").map(lambda v: v.upper() if isinstance(v, str) else None)
+    rules.fail(preset.map(lambda v: isinstance(v, str) and not PRESET_PATTERN.match(v)), "invalid preset")
+    hook_type = rules.choice("hook_type", HOOK_TYPES)
+    ending_type = rules.choice("ending_type", ENDING_TYPES)
+    scene_count = rules.number("scene_count")
+    rules.fail(scene_count.notna() & (scene_count % 1 != 0), "scene_count is not a whole number")
+    rules.fail(
+        scene_count.notna() & ((scene_count < SCENE_COUNT_MIN) | (scene_count > SCENE_COUNT_MAX)),
+        f"scene_count outside {SCENE_COUNT_MIN}-{SCENE_COUNT_MAX}",
+    )
+    wpm, wpm_bucket = _bucket(rules, "narration_wpm", "narration_wpm_bucket", WPM_BUCKETS, narration_wpm_bucket)
+    captions, caption_bucket = _bucket(
+        rules, "caption_density", "caption_density_bucket", CAPTION_BUCKETS, caption_density_bucket
+    )
+    scores = {}
+    for column, (low, high) in SCORE_RANGES.items():
+        scores[column] = rules.number(column)
+        rules.in_range(column, scores[column], low, high)
+    mode = rules.choice("generation_mode", GENERATION_MODES)
+
+    typed = pd.DataFrame(
+        {
+            "row_number": raw["row_number"],
+            "project_id": rules.text("project_id"),
+            "video_id": rules.text("video_id"),
+            "published_at": published_at,
+            "topic": rules.text("topic"),
+            "preset": preset,
+            "hook_type": hook_type,
+            "scene_count": scene_count.round().astype("Int64"),
+            "narration_wpm_bucket": wpm_bucket,
+            "caption_density_bucket": caption_bucket,
+            "ending_type": ending_type,
+            "narration_wpm": wpm,
+            "caption_density": captions,
+            "content_type": rules.text("content_type"),
+            **scores,
+            "job_id": rules.text("job_id"),
+            "generation_mode": mode,
+        }
+    )
+    result = rules.split(typed)
+    valid = result.valid
+    valid["topic_hash"] = valid["topic"].map(topic_hash)
+    has_recipe = valid[list(RECIPE_FIELDS)].notna().all(axis=1)
+    valid["recipe_hash"] = None
+    if has_recipe.any():
+        valid.loc[has_recipe, "recipe_hash"] = valid.loc[has_recipe, list(RECIPE_FIELDS)].apply(
+            lambda row: recipe_hash(row.to_dict()), axis=1
+        )
+    return Validated(valid=valid, quarantined=result.quarantined)
+
+
+def _bucket(
+    rules: _Rules, number_col: str, bucket_col: str, allowed: tuple[str, ...], to_bucket
+) -> tuple[pd.Series, pd.Series]:
+    """(number, bucket): the bucket given directly or derived from the number; the two must agree."""
+    value = rules.number(number_col)
+    rules.fail(value.notna() & (value < 0), f"negative {number_col}")
+    given = rules.choice(bucket_col, allowed)
+    derived = value.map(lambda v: to_bucket(v) if pd.notna(v) and v >= 0 else None)
+    rules.fail(given.notna() & derived.notna() & (given != derived), f"{bucket_col} disagrees with {number_col}")
+    return value, given.where(given.notna(), derived)
+
+
+def validate_metrics(raw: pd.DataFrame, published: pd.DataFrame | None = None) -> Validated:
+    """Apply the metric rules. `published` (project_id, video_id, published_at) enables
+    the observed-before-publish rule for videos already known."""
+    rules = _Rules(raw)
+    rules.required(METRIC_REQUIRED)
+    observed_at = rules.timestamp("observed_at")
+    counts = {c: rules.number(c, count=True) for c in METRIC_COUNTS}
+    avd = rules.number("avg_view_duration_s")
+    rules.fail(avd.notna() & (avd < 0), "negative avg_view_duration_s")
+    typed = pd.DataFrame(
+        {
+            "row_number": raw["row_number"],
+            "project_id": rules.text("project_id"),
+            "video_id": rules.text("video_id"),
+            "observed_at": observed_at,
+            **{c: counts[c].round().astype("Int64") for c in METRIC_COUNTS},
+            "avg_view_duration_s": avd,
+        }
+    )
+    if published is not None and not published.empty:
+        joined = typed[["project_id", "video_id"]].merge(
+            published[["project_id", "video_id", "published_at"]], on=["project_id", "video_id"], how="left"
+        )
+        joined.index = typed.index
+        early = joined["published_at"].notna() & typed["observed_at"].notna()
+        early &= typed["observed_at"] < pd.to_datetime(joined["published_at"])
+        rules.fail(early, "observed_at before the video's published_at")
+    return rules.split(typed)
+
+
+def missing_columns(kind: str, columns: list[str]) -> list[str]:
+    """Required columns absent from a file's header."""
+    present = {c.strip() for c in columns}
+    return [c for c in REQUIRED_COLUMNS[kind] if c not in present]
+
+
+def latest_per_key(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Within one file a later row for the same key supersedes an earlier one."""
+    return frame.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)

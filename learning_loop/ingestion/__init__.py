@@ -1,0 +1,1 @@
+"""Landing-zone ingestion: files → videos, metric_snapshots, quarantine, ingested_files."""

@@ -1,0 +1,346 @@
+"""The warehouse: one interface, two real backends (DuckDB file, PostgreSQL).
+
+SQL is written once with `:name` placeholders and always bound as parameters,
+never pasted in. DuckDB receives them as `$name`; PostgreSQL goes through
+SQLAlchemy `text()`. Bulk inserts use DuckDB's DataFrame scan and PostgreSQL
+`COPY`, both inside the caller's transaction.
+
+DuckDB allows one writing process per file. Connections here are short-lived
+(one per transaction) and opening one waits, with backoff, while another
+process holds the file lock; Dagster's `warehouse` pool (limit 1 on the
+embedded instance) keeps runs from contending in the first place.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from learning_loop.warehouse.schema import TABLES, Table
+
+_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse problem worth a one-line message to the operator."""
+
+
+def placeholders(sql: str) -> set[str]:
+    """Names of the `:name` parameters a statement uses."""
+    return set(_PLACEHOLDER.findall(sql))
+
+
+def _bindable(value: Any) -> Any:
+    """Timestamps are stored naive in UTC; convert aware values before binding."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _params_for(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    wanted = placeholders(sql)
+    params = dict(params or {})
+    missing = wanted - params.keys()
+    if missing:
+        raise WarehouseError(f"missing SQL parameters: {sorted(missing)}")
+    return {k: _bindable(params[k]) for k in wanted}
+
+
+def coerce_frame(table: Table, df: pd.DataFrame) -> pd.DataFrame:
+    """Give a frame the column order and dtypes of a contract table."""
+    out = pd.DataFrame(index=df.index)
+    kinds = dict(table.columns)
+    for name in table.column_names:
+        col = df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+        kind = kinds[name]
+        if kind == "int":
+            out[name] = pd.to_numeric(col, errors="raise").astype("Int64")
+        elif kind == "float":
+            out[name] = pd.to_numeric(col, errors="raise").astype("float64")
+        elif kind == "bool":
+            out[name] = col.astype("boolean")
+        elif kind == "ts":
+            out[name] = pd.to_datetime(col, utc=True).dt.tz_localize(None).astype("datetime64[us]")
+        elif kind == "date":
+            out[name] = pd.to_datetime(col).dt.date
+        else:
+            out[name] = col.astype(object).where(col.notna(), None)
+    return out.reset_index(drop=True)
+
+
+class Transaction(ABC):
+    """Statements inside one all-or-nothing transaction."""
+
+    dialect: str
+
+    @abstractmethod
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+
+    @abstractmethod
+    def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def _insert_coerced(self, table: Table, df: pd.DataFrame) -> None: ...
+
+    def insert_df(self, table_name: str, df: pd.DataFrame) -> int:
+        """Insert a frame into a contract table; returns the row count."""
+        if df.empty:
+            return 0
+        table = TABLES[table_name]
+        self._insert_coerced(table, coerce_frame(table, df))
+        return len(df)
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        frame = self.query_df(sql, params)
+        return None if frame.empty else frame.iat[0, 0]
+
+    def replace_partition(
+        self, table_name: str, partition_date: date, select_sql: str, columns: list[str], params: Mapping[str, Any]
+    ) -> int:
+        """Delete one partition's rows, then insert the SELECT's rows for it."""
+        self.execute(f"DELETE FROM {table_name} WHERE partition_date = :partition_date", {"partition_date": partition_date})
+        self.execute(f"INSERT INTO {table_name} ({', '.join(columns)}) {select_sql}", params)
+        return int(
+            self.scalar(
+                f"SELECT count(*) FROM {table_name} WHERE partition_date = :partition_date",
+                {"partition_date": partition_date},
+            )
+        )
+
+
+class Warehouse(ABC):
+    dialect: str
+    url: str
+
+    @abstractmethod
+    def transaction(self) -> Any:  # context manager yielding a Transaction
+        ...
+
+    def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        with self.transaction() as tx:
+            return tx.query_df(sql, params)
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        with self.transaction() as tx:
+            return tx.scalar(sql, params)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        with self.transaction() as tx:
+            tx.execute(sql, params)
+
+    @abstractmethod
+    def existing_columns(self, tx: Transaction, table: str) -> list[str]: ...
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold one connection for a batch of transactions (a no-op where pooling exists)."""
+        yield
+
+    def ensure_schema(self) -> None:
+        """Create every contract table that is missing; add missing columns."""
+        with self.transaction() as tx:
+            for table in TABLES.values():
+                for statement in table.ddl(self.dialect):
+                    tx.execute(statement)
+                present = set(self.existing_columns(tx, table.name))
+                for column in table.column_names:
+                    if column not in present:
+                        tx.execute(table.add_column_ddl(self.dialect, column))
+
+    def describe(self) -> str:
+        return _redact(self.url)
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+# --------------------------------------------------------------------------- DuckDB
+
+
+class _DuckTx(Transaction):
+    dialect = "duckdb"
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        self.con.execute(_PLACEHOLDER.sub(r"$\1", sql), _params_for(sql, params))
+
+    def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        return self.con.execute(_PLACEHOLDER.sub(r"$\1", sql), _params_for(sql, params)).df()
+
+    def _insert_coerced(self, table: Table, df: pd.DataFrame) -> None:
+        cols = ", ".join(table.column_names)
+        self.con.register("__ll_insert", df)
+        try:
+            self.con.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM __ll_insert")
+        finally:
+            self.con.unregister("__ll_insert")
+
+
+class DuckDBWarehouse(Warehouse):
+    dialect = "duckdb"
+
+    def __init__(self, url: str, lock_timeout_s: float | None = None) -> None:
+        self.url = url
+        raw = url[len("duckdb:///") :]
+        self.path = Path(raw).expanduser()
+        self.lock_timeout_s = (
+            lock_timeout_s
+            if lock_timeout_s is not None
+            else float(os.environ.get("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT", "600"))
+        )
+
+        self._con: Any = None
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Reuse one connection (and the file lock) for every transaction inside."""
+        if self._con is not None:
+            yield
+            return
+        self._con = self._connect()
+        try:
+            yield
+        finally:
+            self._con.close()
+            self._con = None
+
+    def _connect(self) -> Any:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise WarehouseError(f"cannot open DuckDB warehouse {self.path}: {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        own = self._con is None
+        con = self._connect() if own else self._con
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield _DuckTx(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            if own:
+                con.close()
+
+    def existing_columns(self, tx: Transaction, table: str) -> list[str]:
+        frame = tx.query_df(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = :t AND table_schema = current_schema()",
+            {"t": table},
+        )
+        return frame["column_name"].tolist()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class _PgTx(Transaction):
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        from sqlalchemy import text
+
+        self.conn.execute(text(sql), _params_for(sql, params))
+
+    def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        from sqlalchemy import text
+
+        result = self.conn.execute(text(sql), _params_for(sql, params))
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def _insert_coerced(self, table: Table, df: pd.DataFrame) -> None:
+        buffer = io.StringIO()
+        df.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
+        buffer.seek(0)
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.copy_expert(
+                f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                buffer,
+            )
+        finally:
+            cursor.close()
+
+
+@lru_cache(maxsize=8)
+def _pg_engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(url, pool_pre_ping=True)
+
+
+class PostgresWarehouse(Warehouse):
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            conn = _pg_engine(self.url).connect()
+        except OperationalError as exc:
+            raise WarehouseError(f"cannot connect to PostgreSQL warehouse {self.describe()}: {exc.orig}") from exc
+        with conn, conn.begin():
+            yield _PgTx(conn)
+
+    def existing_columns(self, tx: Transaction, table: str) -> list[str]:
+        frame = tx.query_df(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = :t AND table_schema = current_schema()",
+            {"t": table},
+        )
+        return frame["column_name"].tolist()
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """A warehouse for a `duckdb:///path` or PostgreSQL SQLAlchemy URL."""
+    if url.startswith("duckdb:///"):
+        return DuckDBWarehouse(url)
+    for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            # psycopg2 is the driver we ship (SQLAlchemy 2.1 would pick psycopg 3 for a bare URL)
+            return PostgresWarehouse("postgresql+psycopg2://" + url[len(prefix) :])
+    raise WarehouseError(
+        f"unsupported LEARNING_LOOP_WAREHOUSE_URL {_redact(url)!r}: use duckdb:///<path> or postgresql://user@host:5432/db"
+    )
+
+
+def finite_or_none(value: Any) -> Any:
+    """NaN/inf become None (for JSON and metadata)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
