@@ -71,13 +71,17 @@ def make_existing(
     recipes (forcing the planner to look for alternatives); the rest are
     history: other topics with random recipes."""
     ranked = [r.recipe_hash for r in rank_recipes(stats)]
-    top = ranked[:50]
     plan_hashes = [topic_hash(t) for t in plan_topics]
-    pairs: set[tuple[str, str]] = set()
     n_clash = int(n_pairs * clash_share)
+    # Enough top recipes that the clash pairs fit (about half of the
+    # topic x top-recipe grid gets used), and at least the top 50.
+    top = ranked[: max(50, -(-2 * n_clash // max(1, len(plan_hashes))))]
+    n_clash = min(n_clash, len(plan_hashes) * len(top))
+    pairs: set[tuple[str, str]] = set()
     while len(pairs) < n_clash:
         pairs.add((plan_hashes[int(rng.integers(len(plan_hashes)))], top[int(rng.integers(len(top)))]))
     history_topics = [topic_hash(f"old topic {i}") for i in range(max(1, n_pairs // 5))]
+    n_pairs = min(n_pairs, len(pairs) + len(history_topics) * len(ranked))
     while len(pairs) < n_pairs:
         pairs.add((history_topics[int(rng.integers(len(history_topics)))], ranked[int(rng.integers(len(ranked)))]))
     return pairs

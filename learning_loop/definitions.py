@@ -1,23 +1,33 @@
-"""The code location: every asset, check, job, schedule and sensor of learning-loop."""
+"""The code location: every asset, check, job, schedule and sensor of learning-loop.
+
+Each stage module under `learning_loop/defs/` exposes what it defines in
+module-level lists (ASSETS, CHECKS, JOBS, SCHEDULES, SENSORS); this file only
+collects them.
+"""
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import dagster as dg
 
-from learning_loop.defs.automation import JOBS, SCHEDULES, SENSORS
-from learning_loop.defs.checks import quarantine_growth, rows_accounted_for
-from learning_loop.defs.ingestion import landing_zone
+from learning_loop.defs import automation, checks, ingestion, sql_assets
 from learning_loop.defs.resources import warehouse_resource
-from learning_loop.defs.sql_assets import sql_assets
+
+STAGES: list[ModuleType] = [ingestion, sql_assets, checks, automation]
+
+
+def _collect(name: str) -> list:
+    return [item for stage in STAGES for item in getattr(stage, name, [])]
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
-        assets=[landing_zone, *sql_assets()],
-        asset_checks=[quarantine_growth, rows_accounted_for],
-        jobs=JOBS,
-        schedules=SCHEDULES,
-        sensors=SENSORS,
+        assets=_collect("ASSETS"),
+        asset_checks=_collect("CHECKS"),
+        jobs=_collect("JOBS"),
+        schedules=_collect("SCHEDULES"),
+        sensors=_collect("SENSORS"),
         resources={"warehouse": warehouse_resource()},
         executor=dg.in_process_executor,
     )

@@ -6,7 +6,6 @@ import json
 import dagster as dg
 
 from learning_loop.defs.ingestion import INGESTED, landing_fingerprint
-from learning_loop.defs.partitions import daily_partitions
 
 DAILY_ASSETS = ("outcomes", "percentile_rewards", "recipe_stats")
 
@@ -19,7 +18,6 @@ ingest_job = dg.define_asset_job(
 update_stats_job = dg.define_asset_job(
     "update_stats",
     selection=dg.AssetSelection.assets(*DAILY_ASSETS),
-    partitions_def=daily_partitions,
     description="Outcomes, percentile rewards and recipe stats for daily partitions.",
 )
 

@@ -144,3 +144,4 @@ def rows_accounted_for(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         passed=frame.empty,
         metadata={"files_not_accounted": len(frame), "examples": dg.MetadataValue.json(frame.head(5).to_dict("records"))},
     )
+CHECKS = [quarantine_growth, rows_accounted_for]

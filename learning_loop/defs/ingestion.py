@@ -63,3 +63,4 @@ def landing_fingerprint() -> tuple[str, int]:
         stat = path.stat()
         listing.append([kind, path.name, stat.st_size, stat.st_mtime_ns])
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest(), len(listing)
+ASSETS = [landing_zone]

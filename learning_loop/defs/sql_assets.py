@@ -156,3 +156,6 @@ def _combine(check_name: str, outcomes: list[tuple[str, tuple[bool, dict[str, An
 
 def sql_assets() -> list[dg.AssetsDefinition]:
     return [build_sql_asset(model) for model in load_models().values()]
+
+
+ASSETS = sql_assets()

@@ -128,7 +128,7 @@ class PlanRequest:
     hold several lines; it is split). ``as_of`` is stored in UTC."""
 
     project_id: str
-    topics: tuple[str, ...]
+    topics: Sequence[str]
     count: int
     as_of: datetime
     seed: int = 0

@@ -56,6 +56,8 @@ VIDEO_OPTIONAL = (
 METRIC_OPTIONAL = ("followers_gained", "shares")
 REQUIRED_COLUMNS = {"videos": VIDEO_REQUIRED, "metrics": METRIC_REQUIRED}
 KNOWN_COLUMNS = {"videos": VIDEO_REQUIRED + VIDEO_OPTIONAL, "metrics": METRIC_REQUIRED + METRIC_OPTIONAL}
+#: Largest count stored exactly: numbers are parsed as float64, whose integers are exact up to 2**53.
+MAX_COUNT = 2**53
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
@@ -110,6 +112,7 @@ class _Rules:
         if count:
             self.fail(present & (parsed < 0), f"negative count in {column}")
             self.fail(present & (parsed.notna()) & (parsed % 1 != 0), f"count is not a whole number in {column}")
+            self.fail(present & (parsed > MAX_COUNT), f"count too large in {column} (above {MAX_COUNT})")
         return parsed.where(~non_finite)
 
     def timestamp(self, column: str) -> pd.Series:
@@ -140,6 +143,11 @@ class _Rules:
             }
         ).reset_index(drop=True)
         return Validated(valid=typed.loc[~bad].reset_index(drop=True), quarantined=quarantined)
+
+
+def _as_int(values: pd.Series) -> pd.Series:
+    """Whole numbers as nullable Int64; values too large to cast (rows that fail a rule) become null."""
+    return values.where(values.abs() <= MAX_COUNT).round().astype("Int64")
 
 
 def _json_value(value: object) -> object:
@@ -183,7 +191,7 @@ def validate_videos(raw: pd.DataFrame) -> Validated:
             "topic": rules.text("topic"),
             "preset": preset,
             "hook_type": hook_type,
-            "scene_count": scene_count.round().astype("Int64"),
+            "scene_count": _as_int(scene_count),
             "narration_wpm_bucket": wpm_bucket,
             "caption_density_bucket": caption_bucket,
             "ending_type": ending_type,
@@ -234,7 +242,7 @@ def validate_metrics(raw: pd.DataFrame, published: pd.DataFrame | None = None) -
             "project_id": rules.text("project_id"),
             "video_id": rules.text("video_id"),
             "observed_at": observed_at,
-            **{c: counts[c].round().astype("Int64") for c in METRIC_COUNTS},
+            **{c: _as_int(counts[c]) for c in METRIC_COUNTS},
             "avg_view_duration_s": avd,
         }
     )

@@ -209,6 +209,157 @@ RECIPES = Table(
     ),
 )
 
+# ---------------------------------------------------------------- planning and experiments (SPEC §5–6)
+
+PLANNED_BATCHES = Table(
+    "planned_batches",
+    (
+        ("batch_id", "text"),
+        ("project_id", "text"),
+        ("batch_date", "date"),
+        ("as_of", "ts"),
+        ("seed", "int"),
+        ("requested", "int"),
+        ("planned", "int"),
+        ("exploit_count", "int"),
+        ("explore_count", "int"),
+        ("jobs_created", "int"),
+        ("jobs_completed", "int"),
+        ("stats_partition_date", "date"),
+        ("skipped", "text"),  # JSON list of {topic, reason}
+        ("plan_json", "text"),  # the plan-next --json output
+        ("run_id", "text"),
+        ("created_at", "ts"),
+    ),
+)
+
+VIDEO_JOBS = Table(
+    "video_jobs",
+    (
+        ("job_id", "text"),
+        ("batch_id", "text"),
+        ("project_id", "text"),
+        ("topic", "text"),
+        ("topic_hash", "text"),
+        ("generation_mode", "text"),
+        *RECIPE_COLUMNS,
+        ("recipe_hash", "text"),
+        ("experiment_id", "text"),
+        ("reason", "text"),
+        ("brief", "text"),  # JSON generation brief
+        ("content_type", "text"),
+        ("posting_hour", "int"),
+        ("predicted_engagement_rate", "float"),
+        ("predicted_follow_through", "float"),
+        ("prediction_reason", "text"),
+        ("gate_passed", "bool"),
+        ("status", "text"),  # planned | completed
+        ("video_id", "text"),
+        ("completed_at", "ts"),
+        ("created_at", "ts"),
+    ),
+    indexes=(("project_id", "topic_hash"),),
+)
+
+EXPERIMENTS = Table(
+    "experiments",
+    (
+        ("experiment_id", "text"),
+        ("project_id", "text"),
+        ("variable_tested", "text"),
+        ("baseline_value", "text"),
+        ("variant_value", "text"),
+        ("baseline_recipe_hash", "text"),
+        ("variant_recipe_hash", "text"),
+        ("status", "text"),  # running | completed
+        ("winner", "text"),  # baseline | variant | inconclusive (null while running)
+        ("started_at", "ts"),
+        ("completed_at", "ts"),
+        ("level", "float"),  # frozen rules
+        ("min_n_per_arm", "int"),
+        ("max_duration_days", "int"),
+        ("created_batch_id", "text"),
+        ("baseline_avg_reward", "float"),
+        ("variant_avg_reward", "float"),
+    ),
+)
+
+EXPERIMENT_VERDICTS = Table(
+    "experiment_verdicts",
+    (
+        ("partition_date", "date"),
+        ("experiment_id", "text"),
+        ("project_id", "text"),
+        ("n_baseline", "int"),
+        ("n_variant", "int"),
+        ("baseline_mean", "float"),
+        ("variant_mean", "float"),
+        ("effect", "float"),
+        ("ci_low", "float"),
+        ("ci_high", "float"),
+        ("statistic", "float"),
+        ("method", "text"),
+        ("mde", "float"),
+        ("winner", "text"),
+        ("status", "text"),
+        ("decided_reason", "text"),
+        ("level", "float"),
+        ("evaluated_at", "ts"),
+    ),
+    partitioned=True,
+)
+
+# ---------------------------------------------------------------- bandits and predictors (seed 004)
+
+BANDIT_ARMS = Table(
+    "bandit_arms",
+    (
+        ("partition_date", "date"),
+        ("project_id", "text"),
+        ("arm_type", "text"),  # content | timing
+        ("arm", "text"),
+        ("hour", "int"),
+        ("pulls", "int"),
+        ("successes", "int"),
+        ("failures", "int"),
+        ("success_rate", "float"),
+        ("alpha", "float"),
+        ("beta", "float"),
+        ("mean", "float"),
+        ("posterior_sd", "float"),
+        ("ucb1", "float"),
+        ("window_days", "int"),
+        ("success_threshold", "float"),
+    ),
+    partitioned=True,
+)
+
+PREDICTOR_COEFFICIENTS = Table(
+    "predictor_coefficients",
+    (
+        ("partition_date", "date"),
+        ("project_id", "text"),
+        ("model", "text"),  # ridge_engagement_rate | logistic_follow_through
+        ("version_id", "text"),
+        ("status", "text"),  # trained | skipped
+        ("skip_reason", "text"),
+        ("trained_at", "ts"),
+        ("n_train", "int"),
+        ("n_holdout", "int"),
+        ("hyperparameters", "text"),  # JSON
+        ("coefficients", "text"),  # JSON {feature: weight}
+        ("intercept", "float"),
+        ("r2", "float"),
+        ("mae", "float"),
+        ("baseline_mae", "float"),
+        ("log_loss", "float"),
+        ("auc", "float"),
+        ("calibration_error", "float"),
+        ("model_json", "text"),  # everything needed to predict
+    ),
+    partitioned=True,
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -220,6 +371,12 @@ TABLES: dict[str, Table] = {
         PERCENTILE_REWARDS,
         RECIPE_STATS,
         RECIPES,
+        PLANNED_BATCHES,
+        VIDEO_JOBS,
+        EXPERIMENTS,
+        EXPERIMENT_VERDICTS,
+        BANDIT_ARMS,
+        PREDICTOR_COEFFICIENTS,
     )
 }
 

@@ -389,7 +389,7 @@ stat_strategy = st.builds(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     stats=st.lists(stat_strategy, min_size=1, max_size=12),
     n=st.integers(1, 25),

@@ -1,0 +1,607 @@
+"""Benchmark of the core daily graph (issue 2 "Speed and memory").
+
+Generates N synthetic videos with M metric snapshots directly inside a DuckDB
+warehouse (pure SQL: ``range()`` + ``hash()``, no Python loops), picks the
+partition D = the last generated day, and times one daily partition of
+outcomes -> percentile_rewards -> recipe_stats two ways:
+
+* **raw**: the same SQL files through the loader, one transaction per model,
+  ``tx.replace_partition(...)`` with ``partition_params(D, RewardConfig())``:
+  exactly the statements the assets run, minus Dagster (and minus the asset
+  checks and metadata summaries, which are timed separately as diagnostics);
+* **dagster**: the ``update_stats`` job through ``learning_loop.runner.run_job``
+  on a temporary ``DAGSTER_HOME`` (embedded SQLite instance) with
+  ``LEARNING_LOOP_WAREHOUSE_URL`` pointing at the bench file: the path the
+  ``learning-loop update-stats`` command and the 02:00 schedule take. The
+  blocking asset checks run inside the assets' transactions, so they are part
+  of this time.
+
+Every measured run is a fresh child process (like an operator's command), run
+alternately raw, dagster, raw, dagster (``--repeat``); the best wall time of
+each path is reported, and the peak RSS (``ru_maxrss``) of each child process.
+Generation time is reported but not part of any figure.
+
+    python bench/bench_core.py                      # 100k videos / 1M snapshots
+    python bench/bench_core.py --large              # 1M / 10M (the issue's target size)
+    python bench/bench_core.py --large --keep /tmp/llbench   # keep (and reuse) the file
+
+Targets (issue 2, at 1M / 10M on 2 cores): dagster <= 1.5x raw, < 60 s, < 4 GB peak.
+The last line is machine-readable: ``RESULT videos=... snapshots=... raw_s=...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import date, datetime, time as dtime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DAILY_MODELS = ("outcomes", "percentile_rewards", "recipe_stats")
+DEFAULT_DATE = "2024-06-30"
+TARGET_RATIO = 1.5
+TARGET_SECONDS = 60.0
+TARGET_RSS_MB = 4096.0
+CHILD_MARK = "BENCH_CHILD_JSON "
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def as_of(partition: date) -> datetime:
+    return datetime.combine(partition + timedelta(days=1), dtime())
+
+
+def _label(sql: str) -> str:
+    """A short, stable name for a statement (for the per-statement breakdown)."""
+    text = " ".join(line for line in sql.split() if line)
+    m = re.match(r"(INSERT INTO \w+|DELETE FROM \w+|CREATE (?:TABLE|INDEX) IF NOT EXISTS \w+|ALTER TABLE \w+)", text)
+    if m:
+        return m.group(1)
+    return text[:90]
+
+
+class SqlTrace:
+    """Times every statement the warehouse backend runs (monkeypatched in the bench process only)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def install(self) -> None:
+        from learning_loop.warehouse import backend
+
+        trace = self
+        for name in ("execute", "query_df"):
+            original = getattr(backend._DuckTx, name)
+
+            def timed(self_, sql, params=None, _original=original):  # noqa: ANN001
+                start = time.perf_counter()
+                try:
+                    return _original(self_, sql, params)
+                finally:
+                    key = _label(sql)
+                    trace.seconds[key] += time.perf_counter() - start
+                    trace.calls[key] += 1
+
+            setattr(backend._DuckTx, name, timed)
+
+        original_connect = backend.DuckDBWarehouse._connect
+
+        def connect(self_):  # noqa: ANN001
+            start = time.perf_counter()
+            try:
+                return _TimedConnection(original_connect(self_), trace)
+            finally:
+                trace.seconds["<open DuckDB connection>"] += time.perf_counter() - start
+                trace.calls["<open DuckDB connection>"] += 1
+
+        backend.DuckDBWarehouse._connect = connect
+
+    def connection_seconds(self) -> float:
+        return sum(v for k, v in self.seconds.items() if k.startswith("<"))
+
+    def top(self, n: int = 12) -> list[tuple[str, float, int]]:
+        items = sorted(self.seconds.items(), key=lambda kv: -kv[1])[:n]
+        return [(k, round(v, 3), self.calls[k]) for k, v in items]
+
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+class _TimedConnection:
+    """A DuckDB connection whose close() (which checkpoints the WAL into the file) is timed."""
+
+    def __init__(self, con: Any, trace: SqlTrace) -> None:
+        self._con, self._trace = con, trace
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        start = time.perf_counter()
+        try:
+            self._con.close()
+        finally:
+            self._trace.seconds["<close DuckDB connection (checkpoint)>"] += time.perf_counter() - start
+            self._trace.calls["<close DuckDB connection (checkpoint)>"] += 1
+
+
+# --------------------------------------------------------------------------- data generation
+
+
+def _recipes_frame(n_recipes: int):
+    """A modest set of distinct, valid recipes with their real SPEC §3 hashes."""
+    import pandas as pd
+
+    from learning_loop.domain.recipe import (
+        CAPTION_BUCKETS,
+        ENDING_TYPES,
+        HOOK_TYPES,
+        SCENE_COUNTS,
+        WPM_BUCKETS,
+        recipe_hash,
+    )
+
+    presets = [f"BENCH_{i}" for i in range(4)]
+    radices = [presets, HOOK_TYPES, SCENE_COUNTS, WPM_BUCKETS, CAPTION_BUCKETS, ENDING_TYPES]
+    space = 1
+    for values in radices:
+        space *= len(values)
+    rows = []
+    for r in range(min(n_recipes, space)):
+        rest, picked = r, []
+        for values in radices:
+            picked.append(values[rest % len(values)])
+            rest //= len(values)
+        fields = dict(
+            zip(
+                ("preset", "hook_type", "scene_count", "narration_wpm_bucket", "caption_density_bucket", "ending_type"),
+                picked,
+            )
+        )
+        rows.append({"r": r, **fields, "recipe_hash": recipe_hash(fields)})
+    return pd.DataFrame(rows)
+
+
+def generate(db_path: Path, n_videos: int, n_snapshots: int, projects: int, days: int, seed: int,
+             partition: date, n_recipes: int) -> dict[str, Any]:
+    """Create the contract tables with the project's schema and fill them with SQL inside DuckDB."""
+    import duckdb
+
+    from learning_loop.warehouse.backend import open_warehouse
+
+    url = f"duckdb:///{db_path}"
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    open_warehouse(url).ensure_schema()
+    timings["schema_s"] = time.perf_counter() - start
+
+    t_iso = as_of(partition).isoformat(sep=" ")
+    recipes = _recipes_frame(n_recipes)
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("DELETE FROM videos")
+        con.execute("DELETE FROM metric_snapshots")
+        for table in DAILY_MODELS:
+            con.execute(f"DELETE FROM {table}")
+        con.register("bench_recipes_df", recipes)
+        con.execute("CREATE TEMP TABLE bench_recipes AS SELECT * FROM bench_recipes_df")
+        n_rec = len(recipes)
+        # u(x, k): a deterministic uniform [0, 1) from the row number, the seed and a stream id.
+        con.execute(f"CREATE TEMP MACRO u(x, k) AS CAST(hash(x, {int(seed)}, k) % 1000000007 AS DOUBLE) / 1000000007.0")
+        # published_at of video v: spread uniformly over the `days` days before T.
+        con.execute(
+            f"CREATE TEMP MACRO pub(v) AS TIMESTAMP '{t_iso}' "
+            f"- to_microseconds(CAST(u(v, 1) * {int(days)} * 86400e6 AS BIGINT)) - INTERVAL 1 MICROSECOND"
+        )
+
+        t0 = time.perf_counter()
+        con.execute(
+            f"""
+            INSERT INTO videos (project_id, video_id, published_at, topic, topic_hash, preset, hook_type,
+                scene_count, narration_wpm_bucket, caption_density_bucket, ending_type, narration_wpm,
+                caption_density, recipe_hash, content_type, quality_score, novelty_score, expertise_level,
+                viral_score, job_id, generation_mode, source_file, source_row, loaded_at)
+            SELECT
+                'p' || lpad(CAST(g.v % {int(projects)} AS VARCHAR), 3, '0'),
+                'v' || lpad(CAST(g.v AS VARCHAR), 9, '0'),
+                g.published_at,
+                g.topic,
+                sha256(g.topic),
+                r.preset, r.hook_type, r.scene_count, r.narration_wpm_bucket, r.caption_density_bucket,
+                r.ending_type,
+                CASE r.narration_wpm_bucket WHEN 'slow' THEN 95 + 20 * u(g.v, 4)
+                     WHEN 'medium' THEN 122 + 36 * u(g.v, 4) ELSE 165 + 40 * u(g.v, 4) END,
+                CASE r.caption_density_bucket WHEN 'sparse' THEN 0.1 + 0.15 * u(g.v, 5)
+                     WHEN 'medium' THEN 0.32 + 0.26 * u(g.v, 5) ELSE 0.65 + 0.3 * u(g.v, 5) END,
+                r.recipe_hash,
+                ['educational', 'factual', 'story', 'trending'][1 + CAST(hash(g.v, {int(seed)}, 6) % 4 AS INTEGER)],
+                u(g.v, 7), u(g.v, 8), u(g.v, 9), u(g.v, 20),
+                'job_' || CAST(g.v AS VARCHAR),
+                CASE WHEN u(g.v, 21) < 0.8 THEN 'exploit' ELSE 'explore' END,
+                'bench_videos.parquet',
+                g.v,
+                g.published_at + INTERVAL 1 HOUR
+            FROM (
+                SELECT range AS v, pub(range) AS published_at,
+                       'topic ' || CAST(hash(range, {int(seed)}, 2) % 5000 AS VARCHAR) AS topic,
+                       CAST(floor({n_rec} * u(range, 3) * u(range, 3)) AS BIGINT) AS r
+                FROM range({int(n_videos)})
+            ) g
+            JOIN bench_recipes r ON r.r = g.r
+            ORDER BY g.published_at
+            """
+        )
+        timings["videos_s"] = time.perf_counter() - t0
+
+        # Snapshot i belongs to video i % N and is that video's (i // N)-th observation:
+        # irregular minutes after publish (20 + f_v * 90 * j (j + 1) + jitter < the gap),
+        # cumulative counters growing as base * (1 - exp(-hours / tau)).
+        t0 = time.perf_counter()
+        con.execute(
+            f"""
+            INSERT INTO metric_snapshots (project_id, video_id, observed_at, views, likes, comments,
+                avg_view_duration_s, followers_gained, shares, source_file, source_row, loaded_at)
+            SELECT project_id, video_id, observed_at, views,
+                   CAST(floor(views * (0.02 + 0.08 * u(v, 14))) AS BIGINT),
+                   CAST(floor(views * (0.002 + 0.02 * u(v, 15))) AS BIGINT),
+                   round(8 + 40 * u(v, 18) + 3 * u(i, 19), 1),
+                   CAST(floor(views * (0.001 + 0.01 * u(v, 16))) AS BIGINT),
+                   CAST(floor(views * 0.005 * u(v, 17)) AS BIGINT),
+                   'bench_metrics.parquet', i, observed_at + INTERVAL 10 MINUTE
+            FROM (
+                SELECT i, v, project_id, video_id, observed_at,
+                       CAST(floor(pow(10, 2 + 3 * u(v, 12))
+                                  * (1 - exp(-(offset_min / 60.0) / (6 + 42 * u(v, 13))))) AS BIGINT) AS views
+                FROM (
+                    SELECT i, v,
+                           'p' || lpad(CAST(v % {int(projects)} AS VARCHAR), 3, '0') AS project_id,
+                           'v' || lpad(CAST(v AS VARCHAR), 9, '0') AS video_id,
+                           offset_min,
+                           pub(v) + to_microseconds(CAST(offset_min * 60e6 AS BIGINT)) AS observed_at
+                    FROM (
+                        SELECT range AS i, range % {int(n_videos)} AS v,
+                               20 + (0.7 + 0.6 * u(range % {int(n_videos)}, 10)) * 90
+                                  * (range // {int(n_videos)}) * (range // {int(n_videos)} + 1)
+                                  + 40 * u(range, 11) AS offset_min
+                        FROM range({int(n_snapshots)})
+                    )
+                )
+            )
+            ORDER BY observed_at
+            """
+        )
+        timings["snapshots_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        con.execute("CHECKPOINT")
+        timings["checkpoint_s"] = time.perf_counter() - t0
+        facts = con.execute(
+            f"""
+            SELECT (SELECT count(*) FROM videos), (SELECT count(*) FROM metric_snapshots),
+                   (SELECT count(*) FROM videos WHERE published_at < TIMESTAMP '{t_iso}'),
+                   (SELECT count(*) FROM metric_snapshots WHERE observed_at < TIMESTAMP '{t_iso}'),
+                   (SELECT count(DISTINCT recipe_hash) FROM videos),
+                   (SELECT min(published_at) FROM videos), (SELECT max(published_at) FROM videos)
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    timings["total_s"] = time.perf_counter() - start
+    return {
+        "videos": int(facts[0]),
+        "snapshots": int(facts[1]),
+        "videos_before_t": int(facts[2]),
+        "snapshots_before_t": int(facts[3]),
+        "recipes": int(facts[4]),
+        "published_from": str(facts[5]),
+        "published_to": str(facts[6]),
+        "timings": {k: round(v, 2) for k, v in timings.items()},
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "file_mb": round(db_path.stat().st_size / 2**20, 1),
+    }
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+def _partition_fingerprint(url: str, partition: date) -> dict[str, Any]:
+    from learning_loop.warehouse.backend import open_warehouse
+
+    wh = open_warehouse(url)
+    out: dict[str, Any] = {}
+    with wh.transaction() as tx:
+        for model in DAILY_MODELS:
+            out[model] = int(tx.scalar(f"SELECT count(*) FROM {model} WHERE partition_date = :d", {"d": partition}))
+        out["sum_reward"] = round(float(
+            tx.scalar("SELECT coalesce(sum(reward), 0) FROM percentile_rewards WHERE partition_date = :d", {"d": partition})
+        ), 6)  # summation order differs between runs
+        out["mature"] = int(
+            tx.scalar("SELECT count(*) FROM outcomes WHERE partition_date = :d AND is_mature", {"d": partition})
+        )
+    return out
+
+
+def child_raw(url: str, partition: date) -> dict[str, Any]:
+    from learning_loop.defs.checks import MODEL_CHECKS
+    from learning_loop.defs.sql_assets import RewardConfig, _summary, partition_params
+    from learning_loop.sql_models import load_models
+    from learning_loop.warehouse.backend import open_warehouse
+
+    trace = SqlTrace()
+    trace.install()
+    models = load_models()
+    config = RewardConfig()
+    params = partition_params(partition, config)
+    wh = open_warehouse(url)
+    per_model: dict[str, dict[str, Any]] = {}
+    start = time.perf_counter()
+    with wh.session():  # one connection for the three models; closing it (checkpoint) is timed too
+        for name in DAILY_MODELS:
+            model = models[name]
+            t0 = time.perf_counter()
+            with wh.transaction() as tx:
+                rows = tx.replace_partition(model.name, partition, model.sql, model.columns, params)
+            per_model[name] = {"rows": rows, "seconds": round(time.perf_counter() - t0, 3)}
+    raw_s = time.perf_counter() - start
+    sql_top = trace.top()
+    # Diagnostics, not part of raw_s: what the asset adds on top (checks + summaries).
+    extra: dict[str, Any] = {}
+    with wh.session():
+        with wh.transaction() as tx:
+            for name in DAILY_MODELS:
+                t0 = time.perf_counter()
+                _summary(tx, name, params)
+                extra[f"summary_{name}"] = round(time.perf_counter() - t0, 3)
+                for check in MODEL_CHECKS.get(name, []):
+                    t0 = time.perf_counter()
+                    passed, _meta = check(tx, partition, config)
+                    extra[f"check_{check.__name__}"] = round(time.perf_counter() - t0, 3)
+                    extra[f"check_{check.__name__}_passed"] = bool(passed)
+        con = wh._con  # the session's DuckDB connection
+        duck_mem = {
+            "memory_limit": con.execute("SELECT current_setting('memory_limit')").fetchone()[0],
+            "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],
+            "buffer_in_use_mb": round(
+                con.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()").fetchone()[0] / 2**20, 1
+            ),
+        }
+    return {
+        "seconds": raw_s,
+        "per_model": per_model,
+        "extra": extra,
+        "duckdb": duck_mem,
+        "sql_top": sql_top,
+    }
+
+
+def _step_times(instance: Any, run_id: str) -> dict[str, float]:
+    """Wall time per step and for the run, from the run's event log."""
+    starts: dict[str, float] = {}
+    out: dict[str, float] = {}
+    try:
+        for record in instance.all_logs(run_id):
+            event = record.dagster_event
+            if event is None:
+                continue
+            kind = event.event_type_value
+            key = event.step_key or "run"
+            if kind in ("STEP_START", "PIPELINE_START", "RUN_START"):
+                starts[key] = record.timestamp
+            elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "PIPELINE_SUCCESS", "RUN_SUCCESS") and key in starts:
+                out[key] = round(record.timestamp - starts[key], 3)
+    except Exception as exc:  # diagnostics only
+        out["error"] = str(exc)  # type: ignore[assignment]
+    return out
+
+
+def child_dagster(url: str, partition: date) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    import learning_loop.definitions  # noqa: F401 - the code location, as the CLI loads it
+    from learning_loop import runner
+    from learning_loop.instance import get_instance
+
+    instance = get_instance()
+    startup_s = time.perf_counter() - t0
+
+    trace = SqlTrace()
+    trace.install()
+    start = time.perf_counter()
+    outcome = runner.run_job("update_stats", partition_key=partition.isoformat(), instance=instance)
+    dagster_s = time.perf_counter() - start
+    missing = [m for m in DAILY_MODELS if m not in outcome.materializations]
+    if missing:
+        raise SystemExit(f"dagster run {outcome.run_id} did not materialize {missing}")
+    return {
+        "seconds": dagster_s,
+        "startup_s": round(startup_s, 3),
+        "run_id": outcome.run_id,
+        "steps": _step_times(instance, outcome.run_id),
+        "sql_seconds": round(trace.total(), 3),
+        "connection_seconds": round(trace.connection_seconds(), 3),
+        "sql_top": trace.top(),
+        "rows": {m: outcome.materializations[m].get("dagster/row_count") for m in DAILY_MODELS},
+    }
+
+
+def child_main(phase: str, url: str, partition: date) -> None:
+    result = child_raw(url, partition) if phase == "raw" else child_dagster(url, partition)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["fingerprint"] = _partition_fingerprint(url, partition)
+    print(CHILD_MARK + json.dumps(result, default=str), flush=True)
+
+
+def run_child(phase: str, url: str, partition: date, env: dict[str, str]) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", phase, "--_url", url, "--date", partition.isoformat()]
+    wall0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - wall0
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(CHILD_MARK)]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
+        raise SystemExit(f"{phase} run failed (exit {proc.returncode})")
+    result = json.loads(lines[-1][len(CHILD_MARK):])
+    result["process_wall_s"] = round(wall, 3)
+    return result
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--videos", type=int, default=100_000, help="videos to generate (default 100000)")
+    p.add_argument("--snapshots", type=int, default=1_000_000, help="metric snapshots to generate (default 1000000)")
+    p.add_argument("--large", action="store_true", help="1M videos / 10M snapshots (the issue's target size)")
+    p.add_argument("--projects", type=int, default=20, help="projects (default 20)")
+    p.add_argument("--days", type=int, default=60, help="days of history before T (default 60)")
+    p.add_argument("--recipes", type=int, default=300, help="distinct recipes (default 300)")
+    p.add_argument("--seed", type=int, default=7, help="data seed (default 7)")
+    p.add_argument("--date", default=DEFAULT_DATE, help=f"partition D = the last generated day (default {DEFAULT_DATE})")
+    p.add_argument("--repeat", type=int, default=2, help="alternating raw/dagster rounds; best of each (default 2)")
+    p.add_argument("--keep", metavar="DIR", help="keep the DuckDB file (and Dagster home) in DIR; default a temp dir")
+    p.add_argument("--reuse", action="store_true", help="with --keep: reuse DIR's data when it was made with the same arguments")
+    p.add_argument("--json", action="store_true", help="also print the full report as JSON")
+    p.add_argument("--_child", choices=("raw", "dagster"), help=argparse.SUPPRESS)
+    p.add_argument("--_url", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.large:
+        args.videos, args.snapshots = 1_000_000, 10_000_000
+    if args.videos < 1 or args.snapshots < 0 or args.projects < 1 or args.days < 1 or args.repeat < 1:
+        p.error("sizes, --projects, --days and --repeat must be positive")
+    try:
+        args.partition = date.fromisoformat(args.date)
+    except ValueError:
+        p.error(f"--date must be YYYY-MM-DD, got {args.date!r}")
+    return args
+
+
+def _mark(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    partition: date = args.partition
+    if args._child:
+        child_main(args._child, args._url, partition)
+        return 0
+
+    workdir = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="ll-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_path = workdir / "bench.duckdb"
+    url = f"duckdb:///{db_path}"
+    meta_path = workdir / "bench_meta.json"
+    wanted = {k: getattr(args, k) for k in ("videos", "snapshots", "projects", "days", "recipes", "seed", "date")}
+
+    print(f"learning-loop core benchmark: {args.videos:,} videos / {args.snapshots:,} snapshots, "
+          f"{args.projects} projects, {args.days} days, partition D={partition} (T={as_of(partition)})")
+    print(f"warehouse: {db_path}  (cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f})")
+
+    gen: dict[str, Any]
+    if args.reuse and db_path.exists() and meta_path.exists() and json.loads(meta_path.read_text()).get("args") == wanted:
+        gen = json.loads(meta_path.read_text())["generation"]
+        print("generation: reused existing data (--reuse)")
+    else:
+        if db_path.exists():
+            db_path.unlink()
+            Path(str(db_path) + ".wal").unlink(missing_ok=True)
+        gen = generate(db_path, args.videos, args.snapshots, args.projects, args.days, args.seed, partition, args.recipes)
+        meta_path.write_text(json.dumps({"args": wanted, "generation": gen}, indent=2))
+    print(f"data: videos={gen['videos']:,} (before T {gen['videos_before_t']:,}), "
+          f"snapshots={gen['snapshots']:,} (before T {gen['snapshots_before_t']:,}), recipes={gen['recipes']}, "
+          f"published {gen['published_from']} .. {gen['published_to']}, file {gen['file_mb']} MB")
+    print(f"generation: {gen['timings']['total_s']:.1f} s {gen['timings']}  peak RSS {gen['peak_rss_mb']:.0f} MB")
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "LEARNING_LOOP_WAREHOUSE_URL": url,
+            "LEARNING_LOOP_HOME": str(workdir / "home"),
+            "DAGSTER_HOME": str(workdir / "dagster_home"),
+            "LEARNING_LOOP_START_DATE": (partition - timedelta(days=args.days + 1)).isoformat(),
+        }
+    )
+    runs: dict[str, list[dict[str, Any]]] = {"raw": [], "dagster": []}
+    for round_no in range(1, args.repeat + 1):
+        for phase in ("raw", "dagster"):
+            result = run_child(phase, url, partition, env)
+            runs[phase].append(result)
+            print(f"  round {round_no} {phase:<7} {result['seconds']:7.2f} s   "
+                  f"(process {result['process_wall_s']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB)")
+
+    fps = {json.dumps(r["fingerprint"], sort_keys=True) for rs in runs.values() for r in rs}
+    consistent = len(fps) == 1
+    best = {phase: min(rs, key=lambda r: r["seconds"]) for phase, rs in runs.items()}
+    raw_s, dagster_s = best["raw"]["seconds"], best["dagster"]["seconds"]
+    ratio = dagster_s / raw_s if raw_s > 0 else float("inf")
+    raw_rss = max(r["peak_rss_mb"] for r in runs["raw"])
+    dagster_rss = max(r["peak_rss_mb"] for r in runs["dagster"])
+    peak = max(raw_rss, dagster_rss)
+
+    fp = best["raw"]["fingerprint"]
+    print(f"\npartition {partition}: outcomes={fp['outcomes']:,} (mature {fp['mature']:,}), "
+          f"percentile_rewards={fp['percentile_rewards']:,}, recipe_stats={fp['recipe_stats']:,}; "
+          f"both paths wrote identical partitions: {consistent}")
+    print(f"raw SQL (best of {args.repeat}):  {raw_s:.2f} s  per model "
+          + ", ".join(f"{k} {v['seconds']:.2f}s" for k, v in best['raw']['per_model'].items()))
+    extra = best["raw"]["extra"]
+    extra_s = sum(v for k, v in extra.items() if not k.endswith("_passed"))
+    print(f"  not in raw: asset checks + summaries {extra_s:.2f} s "
+          + ", ".join(f"{k} {v}" for k, v in extra.items() if not k.endswith('_passed')))
+    print(f"  DuckDB: {best['raw']['duckdb']}")
+    print("  top statements in the raw run (label, seconds, calls):")
+    for label, secs, calls in best["raw"]["sql_top"][:6]:
+        print(f"    {secs:8.3f}s x{calls:<3} {label}")
+    d = best["dagster"]
+    print(f"dagster (best of {args.repeat}):  {dagster_s:.2f} s  (run_job on the embedded instance; includes the "
+          f"blocking asset checks and metadata summaries; code location + instance startup {d['startup_s']:.2f} s not included)")
+    print(f"  steps: {d['steps']}")
+    print(f"  warehouse time inside the run: {d['sql_seconds']:.2f} s (of which opening/closing DuckDB connections "
+          f"{d['connection_seconds']:.2f} s); Dagster/Python overhead {dagster_s - d['sql_seconds']:.2f} s")
+    print("  top statements in the dagster run (label, seconds, calls):")
+    for label, secs, calls in d["sql_top"][:8]:
+        print(f"    {secs:8.3f}s x{calls:<3} {label}")
+    print(f"ratio dagster/raw: {ratio:.2f}   (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus; "
+          "other work on the machine makes single runs noisy: use --repeat 3+ then)")
+    print(f"peak RSS: raw {raw_rss:.0f} MB, dagster {dagster_rss:.0f} MB (each a fresh process; generation {gen['peak_rss_mb']:.0f} MB)")
+
+    at_target_size = args.videos >= 1_000_000 and args.snapshots >= 10_000_000
+    note = "" if at_target_size else "  (targets are defined at 1M videos / 10M snapshots; this run is smaller)"
+    print(f"\ntargets{note}:")
+    print(f"  {_mark(ratio <= TARGET_RATIO)}  dagster <= {TARGET_RATIO}x raw SQL   ({ratio:.2f}x)")
+    print(f"  {_mark(dagster_s < TARGET_SECONDS)}  dagster under {TARGET_SECONDS:.0f} s       ({dagster_s:.1f} s)")
+    print(f"  {_mark(peak < TARGET_RSS_MB)}  peak under 4 GB         ({peak:.0f} MB)")
+    if not consistent:
+        print("WARNING: runs wrote different partitions: " + " | ".join(sorted(fps)))
+
+    if args.json:
+        print(json.dumps({"args": wanted, "generation": gen, "runs": runs}, indent=2, default=str))
+    print(
+        f"RESULT videos={gen['videos']} snapshots={gen['snapshots']} gen_s={gen['timings']['total_s']:.1f} "
+        f"raw_s={raw_s:.2f} dagster_s={dagster_s:.2f} ratio={ratio:.2f} peak_rss_mb={peak:.0f} "
+        f"raw_rss_mb={raw_rss:.0f} dagster_rss_mb={dagster_rss:.0f} consistent={consistent}"
+    )
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

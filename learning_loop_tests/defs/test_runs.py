@@ -1,0 +1,136 @@
+"""Runs on real instances: the dagster CLI backfill, concurrent runs on DuckDB, PostgreSQL storage."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from learning_loop.demo import SAMPLE_DIR
+from learning_loop.instance import ensure_dagster_home
+from learning_loop.runner import run_job
+from learning_loop.warehouse.backend import open_warehouse
+
+BIN = Path(sys.executable).parent
+
+
+def _env(home: Path, warehouse_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEARNING_LOOP_", "DAGSTER_"))}
+    env.update(
+        LEARNING_LOOP_HOME=str(home),
+        LEARNING_LOOP_WAREHOUSE_URL=warehouse_url,
+        DAGSTER_HOME=str(home / "dagster"),
+        PYTHONWARNINGS="ignore",
+        **extra,
+    )
+    return env
+
+
+def _land_sample(home: Path, weeks: int = 2) -> None:
+    for kind in ("videos", "metrics"):
+        target = home / "landing" / kind
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted((SAMPLE_DIR / kind).glob("*.csv"))[:weeks]:
+            shutil.copy2(path, target / path.name)
+
+
+@pytest.mark.slow
+def test_dagster_cli_partition_range_backfill(tmp_path):
+    home = tmp_path / "rt"
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    _land_sample(home)
+    env = _env(home, url)
+    (home / "dagster").mkdir(parents=True)
+    common = [str(BIN / "dagster"), "asset", "materialize", "-m", "learning_loop.definitions"]
+    ingest = subprocess.run(common + ["--select", "videos,metric_snapshots,quarantine,ingested_files"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    backfill = subprocess.run(
+        common + ["--select", "outcomes,percentile_rewards,recipe_stats", "--partition-range", "2024-01-08...2024-01-10"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert backfill.returncode == 0, backfill.stderr[-2000:]
+    wh = open_warehouse(url)
+    days = wh.query_df("SELECT DISTINCT partition_date FROM recipe_stats ORDER BY 1")["partition_date"]
+    assert [str(d)[:10] for d in days] == ["2024-01-08", "2024-01-09", "2024-01-10"]
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        parts = instance.get_materialized_partitions(dg.AssetKey("percentile_rewards"))
+    assert parts == {"2024-01-08", "2024-01-09", "2024-01-10"}
+
+
+@pytest.mark.slow
+def test_concurrent_runs_share_duckdb_without_lock_failures(tmp_path):
+    """The sensor's ingestion and the daily stats run launched at once both succeed: the
+    embedded instance's `warehouse` pool (limit 1) serialises their steps. DuckDB's own lock
+    wait is switched off here, so only Dagster's concurrency control stands between them."""
+    home = tmp_path / "rt"
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    _land_sample(home, weeks=3)
+    env = _env(home, url, LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0")
+    cli = str(BIN / "learning-loop")
+    # create the instance (with its dagster.yaml) first, as any earlier command would have
+    subprocess.run([cli, "update-stats", "--date", "2024-01-02"], env=env, check=True, capture_output=True, timeout=300)
+    procs = [
+        subprocess.Popen([cli, "ingest", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+        subprocess.Popen([cli, "update-stats", "--date", "2024-01-12", "--json"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True),
+        subprocess.Popen([cli, "update-stats", "--date", "2024-01-13", "--json"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True),
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    config = (home / "dagster" / "dagster.yaml").read_text()
+    assert "default_limit: 1" in config
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        runs = instance.get_runs()
+        assert len(runs) == 4 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_graph_on_postgres_instance_and_postgres_warehouse(tmp_path, monkeypatch, pg_admin_url):
+    from learning_loop_tests.conftest import _create_database, _drop_database
+
+    names = []
+    try:
+        instance_db, instance_url = _create_database(pg_admin_url)
+        names.append(instance_db)
+        warehouse_db, warehouse_url = _create_database(pg_admin_url)
+        names.append(warehouse_db)
+        home = tmp_path / "rt"
+        _land_sample(home)
+        monkeypatch.setenv("LEARNING_LOOP_HOME", str(home))
+        monkeypatch.setenv("LEARNING_LOOP_WAREHOUSE_URL", warehouse_url)
+        # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3
+        instance_url = instance_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        overrides = {"storage": {"postgres": {"postgres_url": instance_url}}}
+        with dg.instance_for_test(overrides=overrides) as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            ingest = run_job("ingest_landing", instance=instance)
+            stats = run_job("update_stats", partition_range=("2024-01-08", "2024-01-10"), instance=instance)
+            assert instance.get_run_by_id(stats.run_id).status == dg.DagsterRunStatus.SUCCESS
+            assert instance.get_materialized_partitions(dg.AssetKey("recipe_stats")) == {
+                "2024-01-08", "2024-01-09", "2024-01-10"
+            }
+            assert ingest.materializations["ingested_files"]["rows_loaded"] > 0
+        wh = open_warehouse(warehouse_url)
+        assert wh.dialect == "postgresql"
+        assert wh.scalar("SELECT count(*) FROM percentile_rewards") > 0
+    finally:
+        for name in names:
+            _drop_database(pg_admin_url, name)
+
+
+def test_embedded_instance_config_is_written(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("LEARNING_LOOP_HOME", str(tmp_path))
+    home = ensure_dagster_home()
+    assert home == tmp_path / "dagster" and (home / "dagster.yaml").exists()
+    assert os.environ["DAGSTER_HOME"] == str(home)
