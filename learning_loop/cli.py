@@ -66,9 +66,17 @@ def _ui_hint(run_id: str) -> str:
 # --------------------------------------------------------------------------- commands
 
 
+def _check_warehouse_url() -> None:
+    """An unusable LEARNING_LOOP_WAREHOUSE_URL is a one-line error before any run is launched."""
+    from learning_loop.warehouse.backend import open_warehouse
+
+    open_warehouse(settings.warehouse_url())  # raises WarehouseError; connects to nothing
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from learning_loop.runner import run_job
 
+    _check_warehouse_url()
     outcome = run_job("ingest_landing")
     summary = {k: v for k, v in outcome.materializations.get("ingested_files", {}).items() if k != "files"}
     payload = {"run_id": outcome.run_id, **summary}
@@ -96,6 +104,7 @@ def cmd_update_stats(args: argparse.Namespace) -> int:
     if not 1 <= args.days <= 3650:
         raise BadInput(f"--days must be between 1 and 3650, got {args.days}")
     day = _partition_date(args.date)
+    _check_warehouse_url()
     outcome = run_job("update_stats", partition_key=day.isoformat(), run_config=_reward_run_config(args.days))
     payload = {
         "run_id": outcome.run_id,
@@ -192,8 +201,11 @@ def _render_recipes(p: dict[str, Any]) -> str:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from learning_loop.views import stats_view
+    from learning_loop.views_planning import planning_stats
 
-    payload = stats_view(_warehouse(), args.project)
+    wh = _warehouse()
+    payload = stats_view(wh, args.project)
+    payload.update(planning_stats(wh, args.project))
     _emit(args, payload, _render_stats)
     return 0
 
@@ -218,6 +230,13 @@ def _render_stats(p: dict[str, Any]) -> str:
             )
     else:
         lines.append("  no recipe stats yet: run `learning-loop update-stats --date D` or `backfill`")
+    if "batches" in p:
+        b, e = p["batches"], p["experiments"]
+        lines.append(
+            f"  batches: {b['batches']} ({b['jobs_created']} jobs, {b['jobs_completed']} completed; "
+            f"success rate {_fmt(b['batch_success_rate'])}, explore share {_fmt(b['explore_share'])})"
+        )
+        lines.append(f"  experiments: {e['running']} running, {e['completed']} completed, winners {e['winners']}")
     for status, counts in p["ingestion"].items():
         lines.append(
             f"  ingestion ({status}): {counts['files']} files, {counts['rows_loaded']} rows loaded, "
@@ -276,6 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="start from an empty runtime folder")
     p = add("ui", cmd_ui, "open the Dagster web UI on the configured instance", json_flag=False)
     p.add_argument("--port", type=int, default=3000)
+    from learning_loop import cli_planning
+
+    cli_planning.register(add)
+    from learning_loop import cli_models
+
+    cli_models.register(add)
     return parser
 
 

@@ -25,6 +25,7 @@ class RunOutcome:
     job_name: str
     success: bool
     materializations: dict[str, dict[str, Any]]
+    output: Any = None
 
 
 def _root_cause(error: Any) -> str:
@@ -50,6 +51,7 @@ def run_job(
     tags: dict[str, str] | None = None,
     instance: dg.DagsterInstance | None = None,
     log_level: str = "WARNING",
+    output_of: str | None = None,
 ) -> RunOutcome:
     """Run a job in this process on the instance; a failure raises RunFailed with the first error."""
     job = _definitions().resolve_job_def(job_name)
@@ -76,4 +78,5 @@ def run_job(
         failures = [e for e in result.all_events if e.is_step_failure]
         message = _root_cause(failures[0].step_failure_data.error) if failures else "run failed"
         raise RunFailed(f"run {result.run_id} of {job_name} failed: {message}")
-    return RunOutcome(result.run_id, job_name, True, materializations)
+    output = result.output_for_node(output_of) if output_of else None
+    return RunOutcome(result.run_id, job_name, True, materializations, output)

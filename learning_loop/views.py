@@ -16,9 +16,9 @@ class UnknownProject(LookupError):
 
 
 def known_projects(wh: Warehouse) -> list[str]:
-    frame = wh.query_df(
-        "SELECT DISTINCT project_id FROM videos UNION SELECT DISTINCT project_id FROM metric_snapshots ORDER BY 1"
-    )
+    """Projects with at least one video: the ones `require_project` accepts (metrics alone do not
+    make a project known; their video may not have arrived yet)."""
+    frame = wh.query_df("SELECT DISTINCT project_id FROM videos ORDER BY 1")
     return frame["project_id"].tolist()
 
 
@@ -122,7 +122,8 @@ def stats_view(wh: Warehouse, project: str) -> dict[str, Any]:
         "metric_snapshots": snapshots,
         "recipes": recipes,
         "latest": latest,
-        "ingestion": {r["status"]: {k: v for k, v in r.items() if k != "status"} for r in _records(ledger)},
+        # sums come back as DOUBLE/HUGEINT (DuckDB) or NUMERIC (PostgreSQL): report plain integers
+        "ingestion": {r["status"]: {k: int(v) for k, v in r.items() if k != "status"} for r in _records(ledger)},
     }
 
 

@@ -7,12 +7,19 @@ import dagster as dg
 
 from learning_loop.defs.ingestion import INGESTED, landing_fingerprint
 
-DAILY_ASSETS = ("outcomes", "percentile_rewards", "recipe_stats")
+DAILY_ASSETS = (
+    "outcomes",
+    "percentile_rewards",
+    "recipe_stats",
+    "experiment_verdicts",
+    "bandit_arms",
+    "predictor_coefficients",
+)
 
 ingest_job = dg.define_asset_job(
     "ingest_landing",
-    selection=dg.AssetSelection.assets(*INGESTED, "recipes"),
-    description="Load new landing files, then refresh the recipe registry.",
+    selection=dg.AssetSelection.assets(*INGESTED, "recipes", "batch_completion"),
+    description="Load new landing files, then refresh the recipe registry and batch completion.",
 )
 
 update_stats_job = dg.define_asset_job(

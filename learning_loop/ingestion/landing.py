@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -109,7 +110,14 @@ def read_landing_file(path: Path) -> pd.DataFrame:
         raise FileRejected(f"unsupported file type {suffix or '(none)'}: expected .csv or .parquet")
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+            # index_col=False: a row with more fields than the header must not turn the first
+            # column into an index (that would shift every value one column to the left);
+            # pandas warns instead, and such a file is rejected rather than loaded misaligned.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8", index_col=False
+                )
             frame = frame.astype(object)
         else:
             import pyarrow.parquet as pq
@@ -121,6 +129,8 @@ def read_landing_file(path: Path) -> pd.DataFrame:
             )
     except UnicodeDecodeError as exc:
         raise FileRejected(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except pd.errors.ParserWarning as exc:
+        raise FileRejected("malformed csv file: a data row has more fields than the header") from exc
     except pd.errors.EmptyDataError as exc:
         raise FileRejected("empty file: no header row") from exc
     except Exception as exc:  # any parser failure means the file cannot be read at all
