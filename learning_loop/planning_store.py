@@ -25,6 +25,7 @@ from learning_loop.domain.planning import (
     plan_batch,
 )
 from learning_loop.domain.ranking import RecipeStat
+from learning_loop.model_store import GateConfig, assign_content_and_hours, latest_arms, latest_predictors, predict_jobs
 from learning_loop.domain.recipe import RECIPE_FIELDS, Recipe
 from learning_loop.warehouse.backend import Transaction
 
@@ -208,6 +209,17 @@ def write_plan(
     ]
     tx.insert_df("experiments", pd.DataFrame(experiments))
     return payload
+
+
+def job_extras(tx: Transaction, plan: BatchPlan) -> list[dict[str, Any]]:
+    """Per job: content type (Thompson over content arms), posting hour (UCB1 over timing arms),
+    predicted engagement and follow-through from the latest predictors, and the gate (issue 4)."""
+    arms = latest_arms(tx, plan.project_id, plan.as_of)
+    picks = assign_content_and_hours(arms, len(plan.jobs), plan.seed)
+    extras = [{"content_type": content, "posting_hour": hour} for content, hour in picks]
+    features = [{**job.recipe.fields(), **extra} for job, extra in zip(plan.jobs, extras)]
+    predictions = predict_jobs(latest_predictors(tx, plan.project_id, plan.as_of), features, GateConfig.from_env())
+    return [{**extra, **prediction} for extra, prediction in zip(extras, predictions)]
 
 
 _JOB_EXTRA_COLUMNS = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from learning_loop.domain.planning import PlanRequest
 from learning_loop.domain.ranking import rank_recipes
-from learning_loop.planning_store import make_plan
+from learning_loop.planning_store import job_extras, make_plan
 from learning_loop.views import _records, require_project
 from learning_loop.warehouse.backend import Warehouse
 
@@ -76,11 +76,14 @@ def recommendations_view(
     )
     with wh.transaction() as tx:
         plan, inputs = make_plan(tx, request)
+        extras = job_extras(tx, plan)
         recent = tx.scalar(
             "SELECT count(*) FROM planned_batches WHERE project_id = :p AND as_of >= :since",
             {"p": project, "since": request.as_of.replace(tzinfo=None) - timedelta(days=7)},
         )
     payload = plan.to_json_dict()
+    for job, extra in zip(payload["jobs"], extras):
+        job.update(extra)
     payload["batch_id"] = None  # nothing was planned
     payload["recommendations"] = [
         {"type": j["generation_mode"], "recipe": j["recipe"], "topic": None if placeholder else j["topic"], "reason": j["reason"]}

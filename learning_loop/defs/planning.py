@@ -14,7 +14,7 @@ from learning_loop.defs.resources import WarehouseResource, warehouse_kind
 from learning_loop.domain.asof import as_of
 from learning_loop.domain.planning import PlanRequest
 from learning_loop.experiment_rules import frozen_rules
-from learning_loop.planning_store import make_plan, parse_as_of, read_topics_file, write_plan
+from learning_loop.planning_store import job_extras, make_plan, parse_as_of, read_topics_file, write_plan
 
 PLANNING_GROUP = "planning"
 
@@ -67,11 +67,6 @@ def plan_request(config: PlanNextConfig) -> PlanRequest:
     )
 
 
-def job_extras(tx, plan) -> list[dict[str, Any]]:
-    """Per-job additions from later stages (content type, posting hour, predictions); empty here."""
-    return [{} for _ in plan.jobs]
-
-
 @dg.op(
     pool=WAREHOUSE_POOL,
     out=dg.Out(dict, description="The plan-next --json output"),
@@ -100,7 +95,14 @@ def plan_next_batch_op(context: dg.OpExecutionContext, config: PlanNextConfig, w
     )
     yield dg.AssetMaterialization(
         asset_key="video_jobs",
-        metadata={**common, "jobs_created": plan.planned, "jobs": dg.MetadataValue.json(payload["jobs"][:20])},
+        metadata={
+            **common,
+            "jobs_created": plan.planned,
+            "gate_passed_share": float(
+                sum(1 for j in payload["jobs"] if j.get("gate_passed")) / plan.planned if plan.planned else 0.0
+            ),
+            "jobs": dg.MetadataValue.json(payload["jobs"][:20]),
+        },
     )
     yield dg.AssetMaterialization(
         asset_key="experiments",

@@ -211,3 +211,30 @@ def test_plan_next_and_recommendations_cli(cli_world, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["batches"]["batches"] == 1 and stats["batches"]["jobs_created"] == 3
     assert isinstance(pd.Timestamp(stats["batches"]["last_batch_at"]), pd.Timestamp)
+
+
+def test_jobs_carry_content_type_posting_hour_and_predictions(world, warehouse_url):
+    from learning_loop.defs import bandits, predictors
+    from learning_loop.defs.resources import WarehouseResource
+
+    with world.transaction() as tx:  # give the seeded videos content types so content arms exist
+        tx.execute("UPDATE videos SET content_type = CASE WHEN video_id IN ('v1', 'v2', 'v5') THEN 'story' ELSE 'factual' END")
+    materialize_daily(warehouse_url, D)
+    dg.materialize(
+        [*bandits.ASSETS, *predictors.ASSETS],
+        partition_key=D,
+        resources={"warehouse": WarehouseResource(url=warehouse_url)},
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"bandit_arms": {"config": {"window_days": 30}}}},
+    )
+    plan = run_plan(count=4).output_for_node("plan_next_batch_op")
+    hours = [j["posting_hour"] for j in plan["jobs"]]
+    assert all(isinstance(h, int) and 0 <= h <= 23 for h in hours)
+    assert len(set(hours)) == len(hours)  # batch-aware: no pile-up on one hour
+    assert {j["content_type"] for j in plan["jobs"]} <= {"story", "factual"}
+    for job in plan["jobs"]:
+        assert {"predicted_engagement_rate", "predicted_follow_through", "prediction_reason", "gate_passed"} <= set(job)
+        # 12 videos are fewer than the predictors' minimum (20): no version, so null with a reason
+        assert job["predicted_engagement_rate"] is None and "no trained" in job["prediction_reason"]
+    stored = world.query_df("SELECT content_type, posting_hour FROM video_jobs ORDER BY job_id")
+    assert sorted(stored["posting_hour"].tolist()) == sorted(hours)
