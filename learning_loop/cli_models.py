@@ -22,6 +22,7 @@ import pandas as pd
 from learning_loop.warehouse.backend import Warehouse
 
 ARM_FIELDS = ("arm_type", "arm", "hour", "pulls", "successes", "failures", "alpha", "beta", "mean", "posterior_sd", "ucb1")
+TOP_COEFFICIENTS = 6  # largest |weight| shown per version in text output
 VERSION_FIELDS = (
     "partition_date", "model", "version_id", "status", "skip_reason", "trained_at", "n_train", "n_holdout",
     "r2", "mae", "baseline_mae", "log_loss", "auc", "calibration_error", "intercept", "hyperparameters", "coefficients",
@@ -138,9 +139,11 @@ def render_predictors(p: dict[str, Any]) -> str:
         else:
             quality = (f"log_loss={_fmt(v['log_loss'])} auc={_fmt(v['auc'])} "
                        f"calibration_error={_fmt(v['calibration_error'])}")
-        coefs = ", ".join(f"{k}={c:.3g}" for k, c in sorted((v["coefficients"] or {}).items()) if abs(c) > 0)
+        weights = sorted((v["coefficients"] or {}).items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+        coefs = ", ".join(f"{k}={c:.3g}" for k, c in weights[:TOP_COEFFICIENTS])
+        more = f" (+{len(weights) - TOP_COEFFICIENTS} more; --json lists all)" if len(weights) > TOP_COEFFICIENTS else ""
         lines.append(f"{v['partition_date']} {v['model']:<24} n_train={v['n_train']} {quality}")
-        lines.append(f"{'':<11}intercept={_fmt(v['intercept'], 4)} {coefs}")
+        lines.append(f"{'':<11}intercept={_fmt(v['intercept'], 4)} {coefs}{more}")
     return "\n".join(lines)
 
 

@@ -82,6 +82,9 @@ def coerce_frame(table: Table, df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+_ENSURED: set[tuple] = set()
+
+
 class Transaction(ABC):
     """Statements inside one all-or-nothing transaction."""
 
@@ -142,8 +145,16 @@ class Warehouse(ABC):
         with self.transaction() as tx:
             tx.execute(sql, params)
 
-    @abstractmethod
-    def existing_columns(self, tx: Transaction, table: str) -> list[str]: ...
+    @staticmethod
+    def existing_columns(tx: Transaction) -> dict[str, set[str]]:
+        """Columns of every table in the current schema, in one query."""
+        frame = tx.query_df(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        )
+        out: dict[str, set[str]] = {}
+        for table, column in frame.itertuples(index=False, name=None):
+            out.setdefault(table, set()).add(column)
+        return out
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -151,15 +162,25 @@ class Warehouse(ABC):
         yield
 
     def ensure_schema(self) -> None:
-        """Create every contract table that is missing; add missing columns."""
+        """Create every contract table that is missing; add missing columns. Once per process and URL."""
+        key = (self.url, tuple((t.name, tuple(t.column_names)) for t in TABLES.values()))
+        if key in _ENSURED and self._still_there():
+            return
         with self.transaction() as tx:
+            present = self.existing_columns(tx)
             for table in TABLES.values():
-                for statement in table.ddl(self.dialect):
-                    tx.execute(statement)
-                present = set(self.existing_columns(tx, table.name))
+                if table.name not in present:
+                    for statement in table.ddl(self.dialect):
+                        tx.execute(statement)
+                    continue
                 for column in table.column_names:
-                    if column not in present:
+                    if column not in present[table.name]:
                         tx.execute(table.add_column_ddl(self.dialect, column))
+        _ENSURED.add(key)
+
+    def _still_there(self) -> bool:
+        """Whether the storage checked earlier still exists (a DuckDB file can be deleted)."""
+        return True
 
     def describe(self) -> str:
         return _redact(self.url)
@@ -221,6 +242,9 @@ class DuckDBWarehouse(Warehouse):
             self._con.close()
             self._con = None
 
+    def _still_there(self) -> bool:
+        return self.path.exists()
+
     def _connect(self) -> Any:
         import duckdb
 
@@ -251,14 +275,6 @@ class DuckDBWarehouse(Warehouse):
         finally:
             if own:
                 con.close()
-
-    def existing_columns(self, tx: Transaction, table: str) -> list[str]:
-        frame = tx.query_df(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = :t AND table_schema = current_schema()",
-            {"t": table},
-        )
-        return frame["column_name"].tolist()
-
 
 # --------------------------------------------------------------------------- PostgreSQL
 
@@ -317,14 +333,6 @@ class PostgresWarehouse(Warehouse):
             raise WarehouseError(f"cannot connect to PostgreSQL warehouse {self.describe()}: {exc.orig}") from exc
         with conn, conn.begin():
             yield _PgTx(conn)
-
-    def existing_columns(self, tx: Transaction, table: str) -> list[str]:
-        frame = tx.query_df(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = :t AND table_schema = current_schema()",
-            {"t": table},
-        )
-        return frame["column_name"].tolist()
-
 
 def open_warehouse(url: str) -> Warehouse:
     """A warehouse for a `duckdb:///path` or PostgreSQL SQLAlchemy URL."""

@@ -139,7 +139,4 @@ def test_point_in_time_rematerialisation(warehouse, warehouse_url):
     )
     run(warehouse_url, D)
     pd.testing.assert_frame_equal(before, table(warehouse, "bandit_arms", D, order=order), check_exact=True)
-    run(warehouse_url, "2024-01-11")  # the next day sees the new data
-    later = arms_of(table(warehouse, "bandit_arms", "2024-01-11", order=order), P)
-    assert later["content_educational"]["successes"] == 3  # a2's likes after T count now
-    assert later["content_story"]["pulls"] == 1  # published after T of D, mature before T of 2024-01-11
+    # (that the next day's outcomes see such data is tested with the SQL models)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -63,28 +65,44 @@ def test_dagster_cli_partition_range_backfill(tmp_path):
     assert parts == {"2024-01-08", "2024-01-09", "2024-01-10"}
 
 
+def _locked(path: Path) -> bool:
+    import duckdb
+
+    try:
+        duckdb.connect(str(path)).close()
+        return False
+    except duckdb.IOException:
+        return True
+
+
 @pytest.mark.slow
 def test_concurrent_runs_share_duckdb_without_lock_failures(tmp_path):
-    """The sensor's ingestion and the daily stats run launched at once both succeed: the
-    embedded instance's `warehouse` pool (limit 1) serialises their steps. DuckDB's own lock
-    wait is switched off here, so only Dagster's concurrency control stands between them."""
+    """A long stats backfill holds the DuckDB file; an ingestion launched while it does must
+    wait for the `warehouse` pool slot (limit 1 on the embedded instance) instead of failing on
+    the file lock. DuckDB's own lock wait is switched off here (timeout 0), so only Dagster's
+    concurrency control stands between the two runs; without the pool limit the ingestion
+    fails with "Could not set lock on file"."""
     home = tmp_path / "rt"
-    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
-    _land_sample(home, weeks=3)
-    env = _env(home, url, LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0")
+    db = tmp_path / "wh.duckdb"
+    _land_sample(home, weeks=2)
+    env = _env(home, f"duckdb:///{db}", LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0")
     cli = str(BIN / "learning-loop")
-    # create the instance (with its dagster.yaml) first, as any earlier command would have
-    subprocess.run([cli, "update-stats", "--date", "2024-01-02"], env=env, check=True, capture_output=True, timeout=300)
-    procs = [
-        subprocess.Popen([cli, "ingest", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-        subprocess.Popen([cli, "update-stats", "--date", "2024-01-12", "--json"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True),
-        subprocess.Popen([cli, "update-stats", "--date", "2024-01-13", "--json"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True),
-    ]
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-2000:]
+    subprocess.run([cli, "ingest"], env=env, check=True, capture_output=True, timeout=300)
+    _land_sample(home, weeks=3)  # one more week lands while the backfill runs
+    backfill = subprocess.Popen([cli, "backfill", "--project", "dark-anime-shorts", "--json"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if _locked(db) or backfill.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert backfill.poll() is None, "the backfill ended before the ingestion could start"
+        ingest = subprocess.run([cli, "ingest", "--json"], env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        out, err = backfill.communicate(timeout=600)
+    assert backfill.returncode == 0, err[-2000:]
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    assert json.loads(ingest.stdout)["files_loaded"] == 2
     config = (home / "dagster" / "dagster.yaml").read_text()
     assert "default_limit: 1" in config
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
