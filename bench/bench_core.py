@@ -160,6 +160,17 @@ class _TimedConnection:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
 
+    def execute(self, sql: str, *args: Any) -> Any:
+        """Times the backend's BEGIN / COMMIT / ROLLBACK (other statements are timed by SqlTrace)."""
+        if sql not in ("BEGIN TRANSACTION", "COMMIT", "ROLLBACK"):
+            return self._con.execute(sql, *args)
+        start = time.perf_counter()
+        try:
+            return self._con.execute(sql, *args)
+        finally:
+            self._trace.seconds[f"<{sql}>"] += time.perf_counter() - start
+            self._trace.calls[f"<{sql}>"] += 1
+
     def close(self) -> None:
         start = time.perf_counter()
         try:
@@ -650,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
           f"summaries; loading the code location + instance {d['startup_s']:.2f} s not included)")
     print(f"  steps: {d['steps']}")
     print(f"  warehouse time inside the run: {d['sql_seconds']:.2f} s (of which opening/closing DuckDB connections "
-          f"{d['connection_seconds']:.2f} s); Dagster/Python overhead {dagster_s - d['sql_seconds']:.2f} s")
+          f"and BEGIN/COMMIT {d['connection_seconds']:.2f} s); Dagster/Python overhead {dagster_s - d['sql_seconds']:.2f} s")
     print("  top statements in the dagster run (label, seconds, calls):")
     for label, secs, calls in d["sql_top"][:8]:
         print(f"    {secs:8.3f}s x{calls:<3} {label}")

@@ -186,14 +186,14 @@ def _render_recipes(p: dict[str, Any]) -> str:
     head = f"top recipes of {p['project_id']}" + (
         f" as of partition {p['partition_date']}" if p["partition_date"] else " (no recipe stats yet; registry only)"
     )
-    lines = [head, f"{'#':>2} {'avg':>6} {'best':>6} {'scored':>6} {'used':>5}  recipe"]
+    lines = [head, f"{'#':>2} {'score':>6} {'avg':>6} {'best':>6} {'scored':>6} {'used':>5}  recipe"]
     for i, r in enumerate(p["recipes"], start=1):
         recipe = (
             f"{r['preset']} {r['hook_type']} {r['scene_count']} scenes wpm={r['narration_wpm_bucket']} "
             f"captions={r['caption_density_bucket']} ending={r['ending_type']}"
         )
         lines.append(
-            f"{i:>2} {_fmt(r.get('avg_reward')):>6} {_fmt(r.get('best_reward')):>6} "
+            f"{i:>2} {_fmt(r.get('score')):>6} {_fmt(r.get('avg_reward')):>6} {_fmt(r.get('best_reward')):>6} "
             f"{_fmt(r.get('scored_videos')):>6} {_fmt(r.get('times_used')):>5}  {recipe}"
         )
     return "\n".join(lines)
@@ -298,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     from learning_loop import cli_planning
 
     cli_planning.register(add)
+    from learning_loop import cli_simulate
+
+    cli_simulate.register(add)
     from learning_loop import cli_models
 
     cli_models.register(add)

@@ -11,10 +11,10 @@ from types import ModuleType
 
 import dagster as dg
 
-from learning_loop.defs import automation, bandits, checks, experiments, ingestion, planning, predictors, sql_assets
+from learning_loop.defs import automation, bandits, checks, experiments, ingestion, planning, predictors, simulation, sql_assets
 from learning_loop.defs.resources import warehouse_resource
 
-STAGES: list[ModuleType] = [ingestion, sql_assets, checks, planning, experiments, bandits, predictors, automation]
+STAGES: list[ModuleType] = [ingestion, sql_assets, checks, planning, experiments, bandits, predictors, automation, simulation]
 
 
 def _collect(name: str) -> list:

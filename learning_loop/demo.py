@@ -79,7 +79,7 @@ def run_demo(fresh: bool = False) -> int:
         _say(f"      top recipes of {project} as of {view['partition_date']}:")
         for r in view["recipes"]:
             _say(
-                f"        avg reward {r['avg_reward']:.3f} over {r['scored_videos']:>2} videos  "
+                f"        score {r['score']:.3f} (avg reward {r['avg_reward']:.3f} over {r['scored_videos']:>2} videos)  "
                 f"{r['preset']} / {r['hook_type']} / {r['scene_count']} scenes / {r['narration_wpm_bucket']} wpm / "
                 f"{r['caption_density_bucket']} captions / {r['ending_type']}"
             )

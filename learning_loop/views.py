@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from learning_loop.domain.ranking import shrunk_reward
 from learning_loop.domain.recipe import RECIPE_FIELDS
 from learning_loop.warehouse.backend import Warehouse, finite_or_none
 
@@ -52,7 +53,8 @@ def _plain(value: Any) -> Any:
 
 
 def recipes_view(wh: Warehouse, project: str, limit: int = 20) -> dict[str, Any]:
-    """Top recipes from the latest recipe_stats partition (by average reward), or the registry."""
+    """Top recipes from the latest recipe_stats partition, ranked like the planner ranks them
+    (shrunk reward, so one lucky video does not top the list), or the registry before any stats."""
     require_project(wh, project)
     partition = latest_stats_partition(wh, project)
     fields = ", ".join(RECIPE_FIELDS)
@@ -66,9 +68,14 @@ def recipes_view(wh: Warehouse, project: str, limit: int = 20) -> dict[str, Any]
     frame = wh.query_df(
         f"SELECT recipe_hash, {fields}, times_used, scored_videos, avg_reward, best_reward, last_used_at "
         "FROM recipe_stats WHERE project_id = :p AND partition_date = :d "
-        "ORDER BY (avg_reward IS NULL), avg_reward DESC, scored_videos DESC, recipe_hash",
+        "ORDER BY recipe_hash",
         {"p": project, "d": partition},
     )
+    frame["score"] = [
+        shrunk_reward(int(n), None if pd.isna(avg) else float(avg))
+        for n, avg in zip(frame["scored_videos"], frame["avg_reward"])
+    ]
+    frame = frame.sort_values(["score", "scored_videos", "times_used", "recipe_hash"], ascending=[False, False, False, True])
     return {
         "project_id": project,
         "partition_date": partition.isoformat(),
