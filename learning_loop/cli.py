@@ -248,7 +248,9 @@ def _render_stats(p: dict[str, Any]) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     from learning_loop.demo import run_demo
 
-    return run_demo(fresh=args.fresh)
+    if args.days < 1:
+        raise BadInput(f"--days must be at least 1, got {args.days}")
+    return run_demo(fresh=args.fresh, simulation=not args.no_simulation, days=args.days)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -291,8 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p = add("stats", cmd_stats, "overall learning-loop numbers of a project")
     p.add_argument("--project", required=True)
-    p = add("demo", cmd_demo, "ingest the sample data and run the daily loop on the embedded default", json_flag=False)
+    p = add(
+        "demo", cmd_demo, "ingest the sample data, run the daily loop, then a 14-day closed-loop simulation",
+        json_flag=False,
+    )
     p.add_argument("--fresh", action="store_true", help="start from an empty runtime folder")
+    p.add_argument("--no-simulation", action="store_true", help="skip the closed-loop simulation at the end")
+    p.add_argument("--days", type=int, default=14, help="days of the closed-loop simulation (default 14)")
     p = add("ui", cmd_ui, "open the Dagster web UI on the configured instance", json_flag=False)
     p.add_argument("--port", type=int, default=3000)
     from learning_loop import cli_planning

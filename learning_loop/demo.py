@@ -1,14 +1,20 @@
-"""The demo: sample data → landing zone → ingestion → daily partitions → summary.
+"""The demo: sample data → landing zone → ingestion → daily partitions → summary,
+then a closed-loop simulation (issue 5) in which the platform learns a hidden world.
 
 Runs through Dagster on the embedded default (DuckDB + local instance under
-`LEARNING_LOOP_HOME`), so every step is a run you can open in the web UI.
+`LEARNING_LOOP_HOME`), so every step is a run you can open in the web UI. The
+simulation runs in `$LEARNING_LOOP_HOME/simulation/seed-1/` with its own DuckDB
+warehouse but on the same Dagster instance (`learning-loop simulate`).
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from learning_loop import settings
@@ -18,6 +24,25 @@ SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+@contextmanager
+def _ticking(label: str, every: float = 15.0) -> Iterator[None]:
+    """Print `label … Ns` every `every` seconds while a long run is going, so the demo shows progress."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(every):
+            _say(f"      … {label} ({time.monotonic() - started:.0f}s)")
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def copy_sample_to_landing(sample: Path = SAMPLE_DIR) -> int:
@@ -33,7 +58,7 @@ def copy_sample_to_landing(sample: Path = SAMPLE_DIR) -> int:
     return copied
 
 
-def run_demo(fresh: bool = False) -> int:
+def run_demo(fresh: bool = False, simulation: bool = True, days: int = 14, seed: int = 1) -> int:
     from learning_loop.runner import run_job
     from learning_loop.views import data_date_range, known_projects, recipes_view
     from learning_loop.warehouse.backend import open_warehouse
@@ -42,12 +67,14 @@ def run_demo(fresh: bool = False) -> int:
     home = settings.home()
     if fresh and home.exists():
         shutil.rmtree(home)
+    steps = 5 if simulation else 4
     _say(f"learning-loop demo — runtime state in {home}")
-    _say(f"[1/4] copying sample files into {settings.landing_dir()} …")
+    _say(f"[1/{steps}] copying sample files into {settings.landing_dir()} …")
     _say(f"      {copy_sample_to_landing()} new files")
 
-    _say("[2/4] ingesting the landing zone (Dagster job ingest_landing) …")
-    ingest = run_job("ingest_landing")
+    _say(f"[2/{steps}] ingesting the landing zone (Dagster job ingest_landing) …")
+    with _ticking("ingesting"):
+        ingest = run_job("ingest_landing")
     ledger = ingest.materializations.get("ingested_files", {})
     _say(
         f"      {ledger.get('files_loaded', 0)} files loaded, {ledger.get('files_rejected', 0)} rejected, "
@@ -61,10 +88,11 @@ def run_demo(fresh: bool = False) -> int:
         _say("no data loaded; nothing to compute")
         return 1
     first, last = span
-    _say(f"[3/4] materialising daily partitions {first} .. {last} in one run (job update_stats) …")
-    run_job("update_stats", partition_range=(first.isoformat(), last.isoformat()))
+    _say(f"[3/{steps}] materialising daily partitions {first} .. {last} in one run (job update_stats) …")
+    with _ticking("materialising daily partitions"):
+        run_job("update_stats", partition_range=(first.isoformat(), last.isoformat()))
 
-    _say("[4/4] summary")
+    _say(f"[4/{steps}] summary")
     rejected = wh.query_df("SELECT kind, file_name, reason FROM ingested_files WHERE status = 'rejected' ORDER BY 1, 2")
     for row in rejected.itertuples(index=False):
         _say(f"      rejected {row.kind}/{row.file_name}: {row.reason}")
@@ -83,6 +111,15 @@ def run_demo(fresh: bool = False) -> int:
                 f"{r['preset']} / {r['hook_type']} / {r['scene_count']} scenes / {r['narration_wpm_bucket']} wpm / "
                 f"{r['caption_density_bucket']} captions / {r['ending_type']}"
             )
+    _say(f"      sample-data walk-through done in {time.monotonic() - started:.1f}s")
+    if simulation:
+        from learning_loop.cli_simulate import simulate
+
+        _say(
+            f"[5/{steps}] closed-loop simulation: {days} days in which the platform plans against a hidden world "
+            "(`learning-loop simulate`; skip with --no-simulation) …"
+        )
+        simulate(days=days, seed=seed, jobs_per_day=5, warmup_days=7, say=lambda m: _say(f"      {m}"))
     _say(f"done in {time.monotonic() - started:.1f}s. Open the runs in the web UI: `learning-loop ui` → http://127.0.0.1:3000")
     return 0
 

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from learning_loop.simulate.world import World
+from learning_loop.domain.recipe import RECIPE_FIELDS
+from learning_loop.simulate.world import FACTORS, World
 
 #: Columns of the report CSV, in order.
 COLUMNS: tuple[str, ...] = (
@@ -91,6 +92,60 @@ def judge_experiments(world: World, experiments: Iterable[Mapping[str, Any]]) ->
         if (winner == "variant" and truth > 0) or (winner == "baseline" and truth < 0):
             counts["correct"] += 1
     return counts
+
+
+#: Columns of the per-video log (``videos.csv``): every simulated video of every policy.
+VIDEO_COLUMNS: tuple[str, ...] = (
+    "policy", "day", "day_index", "slot", "generation_mode", "preset", "hook_type", "scene_count",
+    "narration_wpm_bucket", "caption_density_bucket", "ending_type", "content_type", "hour", "true_reward", "regret",
+    *(f"gap_{f}" for f in FACTORS),
+)
+
+
+def video_record(
+    world: World, policy: str, day: str, day_index: int, slot: int, mode: str,
+    recipe: Mapping[str, Any], content_type: str, hour: int,
+) -> dict[str, Any]:
+    """One line of the per-video log, with the logit gap to the oracle per factor.
+
+    ``gap_f = max effect of factor f - effect of the chosen value``; the gaps sum to
+    ``oracle logit - true logit``, so they say which factor the regret comes from.
+    """
+    oracle = world.oracle()
+    chosen = {**recipe, "content_type": content_type, "hour": hour}
+    best = {**oracle.recipe, "content_type": oracle.content_type, "hour": oracle.hour}
+    true_reward = world.true_reward(recipe, content_type, hour)
+    return {
+        "policy": policy, "day": day, "day_index": day_index, "slot": slot, "generation_mode": mode,
+        **{f: recipe[f] for f in RECIPE_FIELDS}, "content_type": content_type, "hour": int(hour),
+        "true_reward": true_reward, "regret": oracle.reward - true_reward,
+        **{f"gap_{f}": world.effect(f, best[f]) - world.effect(f, chosen[f]) for f in FACTORS},
+    }
+
+
+def write_videos_csv(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(VIDEO_COLUMNS)
+        for r in records:
+            writer.writerow([_format(r.get(c, "")) for c in VIDEO_COLUMNS])
+    return path
+
+
+def gap_by_factor(records: Iterable[Mapping[str, Any]], last_days: int | None = None) -> dict[str, dict[str, float]]:
+    """Per policy: mean logit gap to the oracle per factor (optionally over the last ``last_days`` days)."""
+    records = list(records)
+    if last_days is not None and records:
+        cutoff = max(int(r["day_index"]) for r in records) - last_days
+        records = [r for r in records if int(r["day_index"]) > cutoff]
+    out: dict[str, dict[str, float]] = {}
+    for policy in POLICIES:
+        mine = [r for r in records if r["policy"] == policy]
+        if mine:
+            out[policy] = {f: mean([float(r[f"gap_{f}"]) for r in mine]) for f in FACTORS}
+            out[policy]["total"] = sum(out[policy][f] for f in FACTORS)
+    return out
 
 
 def _format(value: Any) -> str:

@@ -113,6 +113,7 @@ class SimulationResult:
     csv_path: Path
     png_path: Path
     home: Path
+    videos: list[dict[str, Any]] = field(default_factory=list)
     run_ids: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
     job_seconds: dict[str, float] = field(default_factory=dict)
@@ -214,6 +215,7 @@ class Simulation:
         self.histories: dict[str, list[Observation]] = {p.name: [] for p in self.policies}
         self.true_rewards: dict[str, list[list[float]]] = {name: [] for name in report.POLICIES}
         self.rows: list[dict[str, Any]] = []
+        self.videos: list[dict[str, Any]] = []  # every simulated (not warm-up) video of every policy
         self._instance = None
         first = date.fromisoformat(settings.start_date())
         self.start = config.start or max(DEFAULT_START, first + timedelta(days=config.warmup_days))
@@ -353,6 +355,10 @@ class Simulation:
                 obs, true_reward = observe(self.world, day_index, slot, choice, day)
                 history.append(obs)
                 rewards.append(true_reward)
+                self.videos.append(report.video_record(
+                    self.world, policy.name, day.isoformat(), day_index + 1, slot, choice.mode,
+                    choice.recipe, choice.content_type, choice.hour,
+                ))
             self.true_rewards[policy.name].append(rewards)
 
     # ------------------------------------------------------------------ the loop
@@ -394,7 +400,7 @@ class Simulation:
                     self._instance.dispose()
                     self._instance = None
         return SimulationResult(
-            rows=self.rows, csv_path=csv_path, png_path=png_path, home=self.home, run_ids=self.run_ids,
+            rows=self.rows, csv_path=csv_path, png_path=png_path, home=self.home, videos=self.videos, run_ids=self.run_ids,
             seconds=time.monotonic() - started, job_seconds=dict(self.job_seconds),
         )
 
@@ -417,6 +423,9 @@ class Simulation:
             rewards.append(
                 self._publish(i, slot, day, recipe, content, hour, job["topic"], job["job_id"], job["generation_mode"])
             )
+            self.videos.append(report.video_record(
+                self.world, "platform", day.isoformat(), i + 1, slot, job["generation_mode"], recipe, content, hour,
+            ))
         self.true_rewards["platform"].append(rewards)
         self._baselines(day, i)
 
@@ -449,6 +458,7 @@ class Simulation:
         }
         self.rows.append(row)
         report.write_csv(self.rows, csv_path)
+        report.write_videos_csv(self.videos, csv_path.with_name("videos.csv"))
 
 
 def run_simulation(config: SimulationConfig, progress: Callable[[str], None] | None = None) -> SimulationResult:

@@ -65,14 +65,16 @@ def test_dagster_cli_partition_range_backfill(tmp_path):
     assert parts == {"2024-01-08", "2024-01-09", "2024-01-10"}
 
 
-def _locked(path: Path) -> bool:
-    import duckdb
-
-    try:
-        duckdb.connect(str(path)).close()
-        return False
-    except duckdb.IOException:
-        return True
+def _wait_for_started_run(dagster_home: Path, job_name: str, proc: subprocess.Popen, timeout: float = 300) -> bool:
+    """Poll the instance (not the warehouse: a probe would take the DuckDB lock itself)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED]))
+        if runs:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 @pytest.mark.slow
@@ -84,31 +86,33 @@ def test_concurrent_runs_share_duckdb_without_lock_failures(tmp_path):
     fails with "Could not set lock on file"."""
     home = tmp_path / "rt"
     db = tmp_path / "wh.duckdb"
-    _land_sample(home, weeks=2)
+    _land_sample(home, weeks=5)  # ~50 days: a backfill long enough to overlap the ingestion
     env = _env(home, f"duckdb:///{db}", LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0")
     cli = str(BIN / "learning-loop")
     subprocess.run([cli, "ingest"], env=env, check=True, capture_output=True, timeout=300)
-    _land_sample(home, weeks=3)  # one more week lands while the backfill runs
+    _land_sample(home, weeks=6)  # one more week lands while the backfill runs
     backfill = subprocess.Popen([cli, "backfill", "--project", "dark-anime-shorts", "--json"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(600):
-            if _locked(db) or backfill.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert backfill.poll() is None, "the backfill ended before the ingestion could start"
+        assert _wait_for_started_run(home / "dagster", "update_stats", backfill), "the stats backfill never started"
         ingest = subprocess.run([cli, "ingest", "--json"], env=env, capture_output=True, text=True, timeout=600)
     finally:
         out, err = backfill.communicate(timeout=600)
     assert backfill.returncode == 0, err[-2000:]
     assert ingest.returncode == 0, ingest.stderr[-2000:]
-    assert json.loads(ingest.stdout)["files_loaded"] == 2
+    report = json.loads(ingest.stdout)
+    assert report["files_loaded"] == 2
     config = (home / "dagster" / "dagster.yaml").read_text()
     assert "default_limit: 1" in config
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         runs = instance.get_runs()
         assert len(runs) == 4 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        waited = [
+            r.message for r in instance.all_logs(report["run_id"], of_type=dg.DagsterEventType.ENGINE_EVENT)
+            if "blocked by limit for pool warehouse" in (r.message or "")
+        ]
+        assert waited, "the ingestion never had to wait for the warehouse pool: the runs did not overlap"
 
 
 @pytest.mark.postgres
