@@ -27,6 +27,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from learning_loop.defs.partition_runs import combine_check_results, log_progress
 from learning_loop.defs.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from learning_loop.defs.resources import WarehouseResource, warehouse_kind
 from learning_loop.domain.asof import as_of, parse_partition_date, window_start
@@ -202,10 +203,8 @@ def bandit_arms(
             total += written
             excluded_total += excluded
             last_arms = arms
-            if len(keys) <= 7 or index % 7 == 0 or index == len(keys):
+            if log_progress(index, len(keys)):
                 context.log.info(f"{TABLE} {key} ({index}/{len(keys)}): {written} arms, {len(rows)} pulls")
-    failing = [key for key, (passed, _) in outcomes if not passed]
-    details = {key: meta for key, (passed, meta) in outcomes if not passed} or {outcomes[-1][0]: outcomes[-1][1][1]}
     return dg.MaterializeResult(
         metadata={
             "partitions_in_run": len(keys),
@@ -218,17 +217,7 @@ def bandit_arms(
             **summarize(last_arms),
             "best_arms": dg.MetadataValue.json(_best_arms(last_arms) if not last_arms.empty else {}),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=CHECK_NAME,
-                passed=not failing,
-                metadata={
-                    "partitions_checked": len(outcomes),
-                    "failing_partitions": ", ".join(failing) or "none",
-                    "details": dg.MetadataValue.json(details),
-                },
-            )
-        ],
+        check_results=[combine_check_results(CHECK_NAME, outcomes)],
     )
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from learning_loop.defs.partition_runs import combine_check_results, log_progress
 from learning_loop.defs.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from learning_loop.defs.resources import WarehouseResource, warehouse_kind
 from learning_loop.domain.asof import as_of, parse_partition_date, window_start
@@ -279,11 +280,9 @@ def predictor_coefficients(
                 outcomes.append((key, check_partition(tx, partition)))
             total += written
             last = versions
-            if len(keys) <= 7 or index % 7 == 0 or index == len(keys):
+            if log_progress(index, len(keys)):
                 done = int((versions["status"] == "trained").sum()) if len(versions) else 0
                 context.log.info(f"{TABLE} {key} ({index}/{len(keys)}): {done} trained, {written - done} skipped")
-    failing = [key for key, (passed, _) in outcomes if not passed]
-    details = {key: meta for key, (passed, meta) in outcomes if not passed} or {outcomes[-1][0]: outcomes[-1][1][1]}
     return dg.MaterializeResult(
         metadata={
             "partitions_in_run": len(keys),
@@ -295,17 +294,7 @@ def predictor_coefficients(
             **summarize(last),
             "versions": dg.MetadataValue.json(_versions_table(last) if len(last) else []),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=CHECK_NAME,
-                passed=not failing,
-                metadata={
-                    "partitions_checked": len(outcomes),
-                    "failing_partitions": ", ".join(failing) or "none",
-                    "details": dg.MetadataValue.json(details),
-                },
-            )
-        ],
+        check_results=[combine_check_results(CHECK_NAME, outcomes)],
     )
 
 

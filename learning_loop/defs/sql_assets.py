@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from learning_loop.defs.checks import MODEL_CHECKS, check_specs_for
+from learning_loop.defs.partition_runs import combine_check_results, log_progress
 from learning_loop.defs.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from learning_loop.defs.resources import WarehouseResource, warehouse_kind
 from learning_loop.domain.asof import as_of, parse_partition_date, window_start
@@ -122,7 +123,7 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
                     for check in checks:
                         results.setdefault(check.__name__, []).append((key, check(tx, partition, config)))
                 total += last["rows"]
-                if len(keys) <= 7 or index % 7 == 0 or index == len(keys):  # progress without flooding the event log
+                if log_progress(index, len(keys)):  # progress without flooding the event log
                     context.log.info(f"{model.name} {key} ({index}/{len(keys)}): {last['rows']} rows")
         metadata: dict[str, Any] = {
             "partitions_in_run": len(keys),
@@ -133,25 +134,10 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
         }
         return dg.MaterializeResult(
             metadata=metadata,
-            check_results=[_combine(name, outcomes) for name, outcomes in results.items()],
+            check_results=[combine_check_results(name, outcomes) for name, outcomes in results.items()],
         )
 
     return _daily
-
-
-def _combine(check_name: str, outcomes: list[tuple[str, tuple[bool, dict[str, Any]]]]) -> dg.AssetCheckResult:
-    """One check result over every partition of the run: passes if all pass."""
-    failing = [key for key, (passed, _) in outcomes if not passed]
-    details = {key: meta for key, (passed, meta) in outcomes if not passed} or {outcomes[-1][0]: outcomes[-1][1][1]}
-    return dg.AssetCheckResult(
-        check_name=check_name,
-        passed=not failing,
-        metadata={
-            "partitions_checked": len(outcomes),
-            "failing_partitions": ", ".join(failing) or "none",
-            "details": dg.MetadataValue.json(details),
-        },
-    )
 
 
 def sql_assets() -> list[dg.AssetsDefinition]:

@@ -24,8 +24,3 @@ def as_of(partition: date) -> datetime:
 def window_start(partition: date, window_days: int) -> datetime:
     """Start of the reference window: T - window_days."""
     return as_of(partition) - timedelta(days=window_days)
-
-
-def latest_complete_partition(now: datetime) -> date:
-    """The newest partition whose T is not in the future: yesterday (UTC) of `now`."""
-    return (now.date() if now.tzinfo is None else now.astimezone().date()) - timedelta(days=1)
