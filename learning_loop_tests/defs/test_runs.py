@@ -65,54 +65,76 @@ def test_dagster_cli_partition_range_backfill(tmp_path):
     assert parts == {"2024-01-08", "2024-01-09", "2024-01-10"}
 
 
-def _wait_for_started_run(dagster_home: Path, job_name: str, proc: subprocess.Popen, timeout: float = 300) -> bool:
-    """Poll the instance (not the warehouse: a probe would take the DuckDB lock itself)."""
+def _wait_for_step(dagster_home: Path, job_name: str, proc: subprocess.Popen, timeout: float = 300) -> bool:
+    """Poll the instance (not the warehouse: a probe would take the DuckDB lock itself) until a
+    run of the job has started a step."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
             runs = instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED]))
-        if runs:
-            return True
-        time.sleep(0.2)
+            if runs and instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_START):
+                return True
+        time.sleep(0.1)
     return False
+
+
+def _big_metrics_file(path: Path, rows: int = 300_000) -> None:
+    """Snapshots of videos not seen yet (kept until their video arrives): a slow, valid ingestion."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    views = rng.integers(0, 10_000, rows)
+    pd.DataFrame(
+        {
+            "project_id": "bulk",
+            "video_id": [f"bulk-{i // 10:06d}" for i in range(rows)],
+            "observed_at": pd.Timestamp("2024-01-02") + pd.to_timedelta(np.arange(rows) % 10, unit="h"),
+            "views": views,
+            "likes": views // 20,
+            "comments": views // 100,
+            "avg_view_duration_s": rng.uniform(1, 60, rows).round(2),
+        }
+    ).to_csv(path, index=False)
 
 
 @pytest.mark.slow
 def test_concurrent_runs_share_duckdb_without_lock_failures(tmp_path):
-    """A long stats backfill holds the DuckDB file; an ingestion launched while it does must
-    wait for the `warehouse` pool slot (limit 1 on the embedded instance) instead of failing on
-    the file lock. DuckDB's own lock wait is switched off here (timeout 0), so only Dagster's
-    concurrency control stands between the two runs; without the pool limit the ingestion
-    fails with "Could not set lock on file"."""
+    """The daily stats run launched while the sensor's ingestion holds the DuckDB file must
+    wait for the `warehouse` pool slot (limit 1 on the embedded instance) instead of failing
+    on the file lock. DuckDB's own lock wait is switched off here (timeout 0), so only
+    Dagster's concurrency control stands between the two runs; without the pool limit the
+    second run fails with "Could not set lock on file"."""
     home = tmp_path / "rt"
     db = tmp_path / "wh.duckdb"
-    _land_sample(home, weeks=5)  # ~50 days: a backfill long enough to overlap the ingestion
+    _land_sample(home, weeks=2)
+    _big_metrics_file(home / "landing" / "metrics" / "2024-01-20_bulk.csv")
     env = _env(home, f"duckdb:///{db}", LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0")
     cli = str(BIN / "learning-loop")
-    subprocess.run([cli, "ingest"], env=env, check=True, capture_output=True, timeout=300)
-    _land_sample(home, weeks=6)  # one more week lands while the backfill runs
-    backfill = subprocess.Popen([cli, "backfill", "--project", "dark-anime-shorts", "--json"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    subprocess.run([str(BIN / "python"), "-c", "from learning_loop.instance import get_instance; get_instance()"],
+                   env=env, check=True, capture_output=True, timeout=120)
+    ingest = subprocess.Popen([cli, "ingest", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait_for_started_run(home / "dagster", "update_stats", backfill), "the stats backfill never started"
-        ingest = subprocess.run([cli, "ingest", "--json"], env=env, capture_output=True, text=True, timeout=600)
+        assert _wait_for_step(home / "dagster", "ingest_landing", ingest), "the ingestion never started a step"
+        stats = subprocess.run([cli, "update-stats", "--date", "2024-01-10", "--json"], env=env, capture_output=True,
+                               text=True, timeout=600)
     finally:
-        out, err = backfill.communicate(timeout=600)
-    assert backfill.returncode == 0, err[-2000:]
-    assert ingest.returncode == 0, ingest.stderr[-2000:]
-    report = json.loads(ingest.stdout)
-    assert report["files_loaded"] == 2
+        out, err = ingest.communicate(timeout=600)
+    assert ingest.returncode == 0, err[-2000:]
+    assert stats.returncode == 0, stats.stderr[-2000:]
+    assert json.loads(out)["rows_loaded"] > 300_000
+    report = json.loads(stats.stdout)
     config = (home / "dagster" / "dagster.yaml").read_text()
     assert "default_limit: 1" in config
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         runs = instance.get_runs()
-        assert len(runs) == 4 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert len(runs) == 2 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         waited = [
             r.message for r in instance.all_logs(report["run_id"], of_type=dg.DagsterEventType.ENGINE_EVENT)
             if "blocked by limit for pool warehouse" in (r.message or "")
         ]
-        assert waited, "the ingestion never had to wait for the warehouse pool: the runs did not overlap"
+        assert waited, "the stats run never had to wait for the warehouse pool: the runs did not overlap"
 
 
 @pytest.mark.postgres
