@@ -27,7 +27,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from learning_loop.defs.partition_runs import combine_check_results, log_progress
+from learning_loop.defs.partition_runs import combine_check_results, log_progress, outcome_projects
 from learning_loop.defs.partitions import WAREHOUSE_POOL, daily_partitions, single_run
 from learning_loop.defs.resources import WarehouseResource, warehouse_kind
 from learning_loop.domain.asof import as_of, parse_partition_date, window_start
@@ -59,11 +59,7 @@ def read_pulls(tx: Transaction, partition: date, window_days: int) -> tuple[pd.D
         "ORDER BY project_id, published_at, video_id",
         params,
     )
-    projects = tx.query_df(
-        "SELECT DISTINCT project_id FROM outcomes WHERE partition_date = :d AND project_id IS NOT NULL "
-        "ORDER BY project_id",
-        params,
-    )["project_id"].tolist()
+    projects = outcome_projects(tx, partition)
     return rows, projects
 
 

@@ -26,3 +26,12 @@ def combine_check_results(check_name: str, outcomes: list[PartitionCheck]) -> dg
             "details": dg.MetadataValue.json(details),
         },
     )
+
+
+def outcome_projects(tx, partition) -> list[str]:
+    """Projects with any outcome row in a partition (every one gets rows, even without mature videos)."""
+    frame = tx.query_df(
+        "SELECT DISTINCT project_id FROM outcomes WHERE partition_date = :d AND project_id IS NOT NULL ORDER BY project_id",
+        {"d": partition},
+    )
+    return frame["project_id"].tolist()
