@@ -454,29 +454,15 @@ def _run_core_assets(instance: Any, partition: date) -> Any:
     as ``learning_loop.runner.run_job``; only ``asset_selection`` is added, so
     later stages that joined the job (bandits, predictors, ...) are not timed.
     """
-    import dagster as dg
-
     from learning_loop import runner
 
-    job = runner._definitions().resolve_job_def("update_stats")
-    result = job.execute_in_process(
-        instance=instance,
+    return runner.run_job(
+        "update_stats",
         partition_key=partition.isoformat(),
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={"learning_loop/launched_by": "cli", "learning_loop/bench": "core"},
-        asset_selection=[dg.AssetKey(m) for m in DAILY_MODELS],
-        raise_on_error=False,
+        instance=instance,
+        tags={"learning_loop/bench": "core"},
+        asset_selection=list(DAILY_MODELS),
     )
-    materializations: dict[str, dict[str, Any]] = {}
-    for event in result.all_events:
-        if event.is_step_materialization:
-            mat = event.step_materialization_data.materialization
-            materializations[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
-    if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        message = runner._root_cause(failures[0].step_failure_data.error) if failures else "run failed"
-        raise runner.RunFailed(f"run {result.run_id} of update_stats failed: {message}")
-    return runner.RunOutcome(result.run_id, "update_stats", True, materializations)
 
 
 def child_dagster(url: str, partition: date, whole_job: bool = False) -> dict[str, Any]:

@@ -12,16 +12,8 @@ def _say(message: str) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from learning_loop.cli import BadInput, _emit
+    from learning_loop.cli import _emit
 
-    if args.days < 1 or args.days > 3650:
-        raise BadInput(f"--days must be between 1 and 3650, got {args.days}")
-    if not 1 <= args.jobs_per_day <= 1000:
-        raise BadInput(f"--jobs-per-day must be between 1 and 1000, got {args.jobs_per_day}")
-    if args.warmup_days < 1:
-        raise BadInput(f"--warmup-days must be at least 1, got {args.warmup_days}")
-    if args.seed < 0:
-        raise BadInput(f"--seed must be a non-negative integer, got {args.seed}")
     result = simulate(
         days=args.days,
         seed=args.seed,

@@ -52,6 +52,7 @@ def run_job(
     instance: dg.DagsterInstance | None = None,
     log_level: str = "WARNING",
     output_of: str | None = None,
+    asset_selection: list[str] | None = None,
 ) -> RunOutcome:
     """Run a job in this process on the instance; a failure raises RunFailed with the first error."""
     job = _definitions().resolve_job_def(job_name)
@@ -67,6 +68,7 @@ def run_job(
         partition_key=partition_key,
         run_config=config,
         tags=run_tags,
+        asset_selection=[dg.AssetKey(key) for key in asset_selection] if asset_selection else None,
         raise_on_error=False,
     )
     materializations: dict[str, dict[str, Any]] = {}

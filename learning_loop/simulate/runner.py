@@ -97,8 +97,8 @@ class SimulationConfig:
     world: WorldConfig | None = None  # its seed is replaced by ``seed`` unless given explicitly
 
     def __post_init__(self) -> None:
-        if self.days < 1:
-            raise ValueError(f"--days must be at least 1, got {self.days}")
+        if not 1 <= self.days <= 3650:
+            raise ValueError(f"--days must be within 1-3650, got {self.days}")
         if not 1 <= self.jobs_per_day <= 1000:
             raise ValueError(f"--jobs-per-day must be within 1-1000, got {self.jobs_per_day}")
         if self.warmup_days < 1:
