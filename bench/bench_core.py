@@ -10,7 +10,7 @@ outcomes -> percentile_rewards -> recipe_stats two ways:
   exactly the statements the assets run, minus Dagster (and minus the asset
   checks and metadata summaries, which are timed separately as diagnostics);
 * **dagster**: the ``update_stats`` job executed in process the way
-  ``learning_loop.runner.run_job`` does it (same job, tags, logger config),
+  ``learning_loop.orchestration.runner.run_job`` does it (same job, tags, logger config),
   on a temporary ``DAGSTER_HOME`` (embedded SQLite instance, the project's
   ``dagster.yaml`` template) with ``LEARNING_LOOP_WAREHOUSE_URL`` pointing at
   the bench file: the path of ``learning-loop update-stats`` and of the 02:00
@@ -375,9 +375,9 @@ def _partition_fingerprint(url: str, partition: date) -> dict[str, Any]:
 
 
 def child_raw(url: str, partition: date) -> dict[str, Any]:
-    from learning_loop.defs.checks import MODEL_CHECKS
-    from learning_loop.defs.sql_assets import RewardConfig, _summary, partition_params
-    from learning_loop.sql_models import load_models
+    from learning_loop.defs.core.checks import MODEL_CHECKS
+    from learning_loop.defs.core.sql_assets import RewardConfig, _summary, partition_params
+    from learning_loop.warehouse.sql_models import load_models
     from learning_loop.warehouse.backend import open_warehouse
 
     trace = SqlTrace()
@@ -393,7 +393,7 @@ def child_raw(url: str, partition: date) -> dict[str, Any]:
             model = models[name]
             t0 = time.perf_counter()
             with wh.transaction() as tx:
-                rows = tx.replace_partition(model.name, partition, model.sql, model.columns, params)
+                rows = tx.replace_partition(model.name, partition, select_sql=model.sql, columns=model.columns, params=params)
             per_model[name] = {"rows": rows, "seconds": round(time.perf_counter() - t0, 3)}
     raw_s = time.perf_counter() - start
     sql_top = trace.top()
@@ -451,13 +451,15 @@ def _run_core_assets(instance: Any, partition: date) -> Any:
     """``runner.run_job("update_stats", ...)`` restricted to the three core SQL assets.
 
     Same job definition, instance, tags, logger config and in-process executor
-    as ``learning_loop.runner.run_job``; only ``asset_selection`` is added, so
+    as ``learning_loop.orchestration.runner.run_job``; only ``asset_selection`` is added, so
     later stages that joined the job (bandits, predictors, ...) are not timed.
     """
-    from learning_loop import runner
+    from learning_loop.orchestration import runner
+    from learning_loop.settings import Settings
 
     return runner.run_job(
         "update_stats",
+        settings=Settings.from_env(),
         partition_key=partition.isoformat(),
         instance=instance,
         tags={"learning_loop/bench": "core"},
@@ -468,17 +470,20 @@ def _run_core_assets(instance: Any, partition: date) -> Any:
 def child_dagster(url: str, partition: date, whole_job: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
     import learning_loop.definitions  # noqa: F401 - the code location, as the CLI loads it
-    from learning_loop import runner
-    from learning_loop.instance import get_instance
+    from learning_loop.orchestration import runner
+    from learning_loop.orchestration.instance import get_instance
+    from learning_loop.settings import Settings
 
-    instance = get_instance()
+    instance = get_instance(Settings.from_env())
     startup_s = time.perf_counter() - t0
 
     trace = SqlTrace()
     trace.install()
     start = time.perf_counter()
     if whole_job:
-        outcome = runner.run_job("update_stats", partition_key=partition.isoformat(), instance=instance)
+        outcome = runner.run_job(
+            "update_stats", settings=Settings.from_env(), partition_key=partition.isoformat(), instance=instance
+        )
     else:
         outcome = _run_core_assets(instance, partition)
     dagster_s = time.perf_counter() - start

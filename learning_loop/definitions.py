@@ -1,35 +1,23 @@
 """The code location: every asset, check, job, schedule and sensor of learning-loop.
 
-Each stage module under `learning_loop/defs/` exposes what it defines in
-module-level lists (ASSETS, CHECKS, JOBS, SCHEDULES, SENSORS); this file only
-collects them.
+Definitions live in one folder per domain under `learning_loop/defs/` and are
+found by Dagster's own defs-folder loader; this file only binds the resources
+(from the settings the location was loaded with) and the executor.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from pathlib import Path
 
 import dagster as dg
-
-from learning_loop.defs import automation, bandits, checks, experiments, ingestion, planning, predictors, simulation, sql_assets
-from learning_loop.defs.resources import warehouse_resource
-
-STAGES: list[ModuleType] = [ingestion, sql_assets, checks, planning, experiments, bandits, predictors, automation, simulation]
-
-
-def _collect(name: str) -> list:
-    return [item for stage in STAGES for item in getattr(stage, name, [])]
+from learning_loop.orchestration.location import LOCATION_SETTINGS
+from learning_loop.orchestration.resources import location_resources
 
 
 def build_definitions() -> dg.Definitions:
-    return dg.Definitions(
-        assets=_collect("ASSETS"),
-        asset_checks=_collect("CHECKS"),
-        jobs=_collect("JOBS"),
-        schedules=_collect("SCHEDULES"),
-        sensors=_collect("SENSORS"),
-        resources={"warehouse": warehouse_resource()},
-        executor=dg.in_process_executor,
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=Path(__file__).resolve().parent),
+        dg.Definitions(resources=location_resources(LOCATION_SETTINGS), executor=dg.in_process_executor),
     )
 
 

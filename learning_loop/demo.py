@@ -4,7 +4,8 @@ then a closed-loop simulation (issue 5) in which the platform learns a hidden wo
 Runs through Dagster on the embedded default (DuckDB + local instance under
 `LEARNING_LOOP_HOME`), so every step is a run you can open in the web UI. The
 simulation runs in `$LEARNING_LOOP_HOME/simulation/seed-1/` with its own DuckDB
-warehouse but on the same Dagster instance (`learning-loop simulate`).
+warehouse and its own Dagster instance (`learning-loop simulate`), so the
+sample data's instance shows only the sample data.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from learning_loop import settings
+from learning_loop.orchestration.runner import run_job
+from learning_loop.settings import LANDING_KINDS, Settings
+from learning_loop.views.common import known_projects
+from learning_loop.views.recipes import data_date_range, recipes_view
+from learning_loop.warehouse.backend import open_warehouse
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -45,10 +50,10 @@ def _ticking(label: str, every: float = 15.0) -> Iterator[None]:
         thread.join()
 
 
-def copy_sample_to_landing(sample: Path = SAMPLE_DIR) -> int:
+def copy_sample_to_landing(settings: Settings, sample: Path = SAMPLE_DIR) -> int:
     """Copy sample files that are not in the landing zone yet; returns how many were copied."""
     copied = 0
-    for kind in settings.LANDING_KINDS:
+    for kind in LANDING_KINDS:
         target = settings.landing_dir(kind)
         target.mkdir(parents=True, exist_ok=True)
         for path in sorted((sample / kind).glob("*")):
@@ -58,23 +63,19 @@ def copy_sample_to_landing(sample: Path = SAMPLE_DIR) -> int:
     return copied
 
 
-def run_demo(fresh: bool = False, simulation: bool = True, days: int = 14, seed: int = 1) -> int:
-    from learning_loop.runner import run_job
-    from learning_loop.views import data_date_range, known_projects, recipes_view
-    from learning_loop.warehouse.backend import open_warehouse
-
+def run_demo(settings: Settings, fresh: bool = False, simulation: bool = True, days: int = 14, seed: int = 1) -> int:
     started = time.monotonic()
-    home = settings.home()
+    home = settings.home
     if fresh and home.exists():
         shutil.rmtree(home)
     steps = 5 if simulation else 4
     _say(f"learning-loop demo — runtime state in {home}")
     _say(f"[1/{steps}] copying sample files into {settings.landing_dir()} …")
-    _say(f"      {copy_sample_to_landing()} new files")
+    _say(f"      {copy_sample_to_landing(settings)} new files")
 
     _say(f"[2/{steps}] ingesting the landing zone (Dagster job ingest_landing) …")
     with _ticking("ingesting"):
-        ingest = run_job("ingest_landing")
+        ingest = run_job("ingest_landing", settings=settings)
     ledger = ingest.materializations.get("ingested_files", {})
     _say(
         f"      {ledger.get('files_loaded', 0)} files loaded, {ledger.get('files_rejected', 0)} rejected, "
@@ -82,7 +83,7 @@ def run_demo(fresh: bool = False, simulation: bool = True, days: int = 14, seed:
         f"{ledger.get('rows_loaded', 0)} loaded + {ledger.get('rows_quarantined', 0)} quarantined"
     )
 
-    wh = open_warehouse(settings.warehouse_url())
+    wh = open_warehouse(settings.warehouse_url)
     span = data_date_range(wh)
     if span is None:
         _say("no data loaded; nothing to compute")
@@ -90,7 +91,7 @@ def run_demo(fresh: bool = False, simulation: bool = True, days: int = 14, seed:
     first, last = span
     _say(f"[3/{steps}] materialising daily partitions {first} .. {last} in one run (job update_stats) …")
     with _ticking("materialising daily partitions"):
-        run_job("update_stats", partition_range=(first.isoformat(), last.isoformat()))
+        run_job("update_stats", settings=settings, partition_range=(first.isoformat(), last.isoformat()))
 
     _say(f"[4/{steps}] summary")
     rejected = wh.query_df("SELECT kind, file_name, reason FROM ingested_files WHERE status = 'rejected' ORDER BY 1, 2")
@@ -113,16 +114,16 @@ def run_demo(fresh: bool = False, simulation: bool = True, days: int = 14, seed:
             )
     _say(f"      sample-data walk-through done in {time.monotonic() - started:.1f}s")
     if simulation:
-        from learning_loop.cli_simulate import simulate
+        from learning_loop.simulate.session import simulate
 
         _say(
             f"[5/{steps}] closed-loop simulation: {days} days in which the platform plans against a hidden world "
             "(`learning-loop simulate`; skip with --no-simulation) …"
         )
-        simulate(days=days, seed=seed, jobs_per_day=5, warmup_days=7, say=lambda m: _say(f"      {m}"))
+        simulate(settings, days=days, seed=seed, jobs_per_day=5, warmup_days=7, say=lambda m: _say(f"      {m}"))
     _say(f"done in {time.monotonic() - started:.1f}s. Open the runs in the web UI: `learning-loop ui` → http://127.0.0.1:3000")
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_demo())
+    sys.exit(run_demo(Settings.from_env()))

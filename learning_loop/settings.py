@@ -1,47 +1,217 @@
-"""Runtime layout (SPEC §1): where state lives, resolved from the environment.
+"""Configuration in one place: every environment variable learning-loop reads.
 
-Functions rather than module constants, so tests and the CLI can change the
-environment and see the change.
+`Settings.from_env()` reads the environment once, at an entry point (the CLI's
+`main`, the code location's `definitions.py`, a test); everything below it
+receives the `Settings` object (or a resource built from it) and never reads
+the environment itself. The pure core (`learning_loop/domain/`) gets plain
+values. The simulator builds its own `Settings` for its own home instead of
+touching `os.environ`.
+
+| variable | field | default |
+|---|---|---|
+| `LEARNING_LOOP_HOME` | `home` | `data/runtime` under the working directory |
+| `LEARNING_LOOP_WAREHOUSE_URL` | `warehouse_url` | `duckdb:///$LEARNING_LOOP_HOME/warehouse.duckdb` |
+| `DAGSTER_HOME` | `dagster_home` | `$LEARNING_LOOP_HOME/dagster` |
+| `LEARNING_LOOP_START_DATE` | `start_date` | `2024-01-01` |
+| `AB_TEST_SIGNIFICANCE_LEVEL` | `ab_test_significance_level` | 0.95 |
+| `LEARNING_LOOP_AB_MIN_N` | `ab_min_n` | 5 |
+| `LEARNING_LOOP_AB_MAX_DAYS` | `ab_max_days` | 28 |
+| `LEARNING_LOOP_GATE_MIN_ENGAGEMENT_RATE` | `gate_min_engagement_rate` | 0.02 (`off` disables) |
+| `LEARNING_LOOP_GATE_MIN_FOLLOW_THROUGH` | `gate_min_follow_through` | 0.0 (`off` disables) |
+| `LEARNING_LOOP_PLAN_PROJECTS` | `plan_projects` | none (comma-separated) |
+| `LEARNING_LOOP_PLAN_COUNT` | `plan_count` | 5 |
+| `LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT` | `duckdb_lock_timeout_s` | 600 |
+| `LEARNING_LOOP_SQL_DIR` | `sql_dir` | the package's `dbt_like_sql/` |
 """
 
 from __future__ import annotations
 
-import os
+import math
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_START_DATE = "2024-01-01"
 LANDING_KINDS: tuple[str, ...] = ("videos", "metrics")
 
 
-def home() -> Path:
-    """`LEARNING_LOOP_HOME`, default `data/runtime` under the working directory."""
-    value = os.environ.get("LEARNING_LOOP_HOME")
-    return Path(value).resolve() if value else (Path.cwd() / "data" / "runtime").resolve()
+def _env(name: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(name))
 
 
-def landing_dir(kind: str | None = None) -> Path:
-    base = home() / "landing"
-    return base / kind if kind else base
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
 
 
-def warehouse_url() -> str:
-    """`LEARNING_LOOP_WAREHOUSE_URL`, default a DuckDB file under the home."""
-    value = os.environ.get("LEARNING_LOOP_WAREHOUSE_URL")
-    return value if value else f"duckdb:///{home() / 'warehouse.duckdb'}"
+class Settings(BaseSettings):
+    """Every `LEARNING_LOOP_*`, `AB_TEST_*` and related variable, typed and validated."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True, populate_by_name=True)
+
+    home_raw: str | None = _env("LEARNING_LOOP_HOME")
+    warehouse_url_raw: str | None = _env("LEARNING_LOOP_WAREHOUSE_URL")
+    dagster_home_raw: str | None = _env("DAGSTER_HOME")
+    start_date_raw: str | None = _env("LEARNING_LOOP_START_DATE")
+    ab_level_raw: str | None = _env("AB_TEST_SIGNIFICANCE_LEVEL")
+    ab_min_n_raw: str | None = _env("LEARNING_LOOP_AB_MIN_N")
+    ab_max_days_raw: str | None = _env("LEARNING_LOOP_AB_MAX_DAYS")
+    gate_engagement_raw: str | None = _env("LEARNING_LOOP_GATE_MIN_ENGAGEMENT_RATE")
+    gate_follow_raw: str | None = _env("LEARNING_LOOP_GATE_MIN_FOLLOW_THROUGH")
+    plan_projects_raw: str | None = _env("LEARNING_LOOP_PLAN_PROJECTS")
+    plan_count_raw: str | None = _env("LEARNING_LOOP_PLAN_COUNT")
+    duckdb_lock_timeout_raw: str | None = _env("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT")
+    sql_dir_raw: str | None = _env("LEARNING_LOOP_SQL_DIR")
+    cwd: str = Field(default_factory=lambda: str(Path.cwd()))
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read the environment (once, at an entry point)."""
+        try:
+            return cls()
+        except ValidationError as exc:  # pragma: no cover - every field is a plain string
+            raise SettingsError(str(exc).splitlines()[0]) from None
+
+    @classmethod
+    def for_home(cls, home: Path, **overrides: str) -> Settings:
+        """Settings of a self-contained runtime folder (the simulator's): its own
+        DuckDB warehouse and Dagster instance, nothing read from the environment."""
+        home = Path(home).resolve()
+        values = {"home_raw": str(home), "warehouse_url_raw": f"duckdb:///{home / 'warehouse.duckdb'}",
+                  "dagster_home_raw": str(home / "dagster"), **overrides}
+        fields = {name: None for name in cls.model_fields}
+        fields.update(values, cwd=str(home))
+        return cls.model_construct(**fields)
+
+    # ------------------------------------------------------------------ runtime layout (SPEC §1)
+
+    @property
+    def home(self) -> Path:
+        return Path(self.home_raw).resolve() if self.home_raw else (Path(self.cwd) / "data" / "runtime").resolve()
+
+    def landing_dir(self, kind: str | None = None) -> Path:
+        base = self.home / "landing"
+        return base / kind if kind else base
+
+    @property
+    def topics_dir(self) -> Path:
+        return self.home / "topics"
+
+    @property
+    def warehouse_url(self) -> str:
+        return self.warehouse_url_raw or f"duckdb:///{self.home / 'warehouse.duckdb'}"
+
+    @property
+    def warehouse_url_from_env(self) -> bool:
+        return self.warehouse_url_raw is not None
+
+    @property
+    def warehouse_kind(self) -> str:
+        return "duckdb" if self.warehouse_url.startswith("duckdb") else "postgres"
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(self.dagster_home_raw).resolve() if self.dagster_home_raw else self.home / "dagster"
+
+    @property
+    def start_date(self) -> str:
+        value = self.start_date_raw or DEFAULT_START_DATE
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise SettingsError(f"LEARNING_LOOP_START_DATE must be YYYY-MM-DD, got {value!r}") from None
+        return value
+
+    @property
+    def sql_dir(self) -> Path | None:
+        return Path(self.sql_dir_raw) if self.sql_dir_raw else None
+
+    @property
+    def duckdb_lock_timeout_s(self) -> float:
+        return _number("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT", self.duckdb_lock_timeout_raw, 600.0, minimum=0.0)
+
+    # ------------------------------------------------------------------ experiments (SPEC §6)
+
+    @property
+    def ab_level(self) -> float:
+        """`AB_TEST_SIGNIFICANCE_LEVEL`, a number in (0, 1)."""
+        from learning_loop.domain.experiments import parse_level
+
+        try:
+            return parse_level(self.ab_level_raw)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+
+    @property
+    def ab_min_n(self) -> int:
+        return _whole("LEARNING_LOOP_AB_MIN_N", self.ab_min_n_raw, 5, minimum=2)
+
+    @property
+    def ab_max_days(self) -> int:
+        return _whole("LEARNING_LOOP_AB_MAX_DAYS", self.ab_max_days_raw, 28, minimum=1)
+
+    # ------------------------------------------------------------------ planning
+
+    @property
+    def gate_min_engagement_rate(self) -> float | None:
+        return _threshold("LEARNING_LOOP_GATE_MIN_ENGAGEMENT_RATE", self.gate_engagement_raw, 0.02)
+
+    @property
+    def gate_min_follow_through(self) -> float | None:
+        return _threshold("LEARNING_LOOP_GATE_MIN_FOLLOW_THROUGH", self.gate_follow_raw, 0.0)
+
+    @property
+    def plan_projects(self) -> list[str]:
+        return [p.strip() for p in (self.plan_projects_raw or "").split(",") if p.strip()]
+
+    @property
+    def plan_count(self) -> int:
+        return _whole("LEARNING_LOOP_PLAN_COUNT", self.plan_count_raw, 5, minimum=1)
 
 
-def dagster_home() -> Path:
-    """`DAGSTER_HOME`, default `$LEARNING_LOOP_HOME/dagster`."""
-    value = os.environ.get("DAGSTER_HOME")
-    return Path(value).resolve() if value else home() / "dagster"
-
-
-def start_date() -> str:
-    """`LEARNING_LOOP_START_DATE` (first daily partition), validated as YYYY-MM-DD."""
-    value = os.environ.get("LEARNING_LOOP_START_DATE", DEFAULT_START_DATE)
+def _whole(name: str, raw: str | None, default: int, minimum: int) -> int:
+    if raw is None:
+        return default
     try:
-        date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError(f"LEARNING_LOOP_START_DATE must be YYYY-MM-DD, got {value!r}") from exc
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _number(name: str, raw: str | None, default: float, minimum: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise SettingsError(f"{name} must be a finite number >= {minimum:g}, got {raw!r}")
+    return value
+
+
+def _threshold(name: str, raw: str | None, default: float | None) -> float | None:
+    """A number, or `none`/`off` to disable."""
+    if raw is None:
+        return default
+    if raw.strip().lower() in ("none", "off"):
+        return None
+    try:
+        number = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number or 'off', got {raw!r}") from None
+    if not math.isfinite(number):
+        raise SettingsError(f"{name} must be finite, got {raw!r}")
+    return number

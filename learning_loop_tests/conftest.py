@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from learning_loop.defs.resources import WarehouseResource
+from learning_loop.orchestration.resources import RuntimeResource, WarehouseResource
 from learning_loop.warehouse.backend import Warehouse, open_warehouse
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -113,5 +113,7 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: str)
 
 
 @pytest.fixture
-def resources(warehouse_url: str) -> dict:
-    return {"warehouse": WarehouseResource(url=warehouse_url)}
+def resources(warehouse_url: str, tmp_path: Path) -> dict:
+    """The resources of a run against the parametrised warehouse and a runtime folder under tmp_path."""
+    home = tmp_path / "runtime"
+    return {"warehouse": WarehouseResource(url=warehouse_url), "runtime": RuntimeResource(home=str(home))}

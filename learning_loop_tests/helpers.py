@@ -8,8 +8,9 @@ from datetime import date, datetime
 import dagster as dg
 import pandas as pd
 
-from learning_loop.defs.resources import WarehouseResource
-from learning_loop.defs.sql_assets import sql_assets
+from learning_loop.orchestration.resources import WarehouseResource, resources_for
+from learning_loop.settings import Settings
+from learning_loop.defs.core.sql_assets import sql_assets
 from learning_loop.domain.recipe import recipe_hash, topic_hash
 from learning_loop.warehouse.backend import Warehouse
 
@@ -87,3 +88,8 @@ def table(wh: Warehouse, name: str, partition: str | None = None, order: str = "
     params = {"d": date.fromisoformat(partition)} if partition else None
     frame = wh.query_df(f"SELECT * FROM {name} {where} ORDER BY {order}", params)
     return frame.reset_index(drop=True)
+
+
+def env_resources() -> dict:
+    """The resources a CLI run would get from the current environment (the test's runtime fixture)."""
+    return resources_for(Settings.from_env())

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from learning_loop import cli
-from learning_loop.defs.bandits import BanditConfig
-from learning_loop.defs.bandits import write_partition as write_arms
+from learning_loop.defs.bandits.arms import BanditConfig
+from learning_loop.defs.bandits.arms import write_partition as write_arms
 from learning_loop.domain.bandits import arm_table
 from learning_loop.domain.predictors import train_ridge
 from learning_loop_tests.helpers import load, video

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from learning_loop.defs.bandits import BanditConfig
-from learning_loop.defs.bandits import write_partition as write_arms
+from learning_loop.defs.bandits.arms import BanditConfig
+from learning_loop.defs.bandits.arms import write_partition as write_arms
 from learning_loop.domain.bandits import arm_table
 from learning_loop.domain.predictors import LogisticResult, RidgeResult, train_logistic, train_ridge
-from learning_loop.model_store import (
+from learning_loop.stores.models import (
     NO_FOLLOW_THROUGH_PREDICTOR,
     NO_PREDICTOR,
     GateConfig,
@@ -208,11 +208,13 @@ def test_predict_jobs_values_missing_features_and_gate(trained):
     assert only_ridge["prediction_reason"] == NO_FOLLOW_THROUGH_PREDICTOR and only_ridge["gate_passed"] is True
 
 
-def test_gate_config_from_env(monkeypatch):
-    assert GateConfig.from_env() == GateConfig(min_engagement_rate=0.02, min_follow_through=0.0)
+def test_gate_config_from_settings(monkeypatch):
+    from learning_loop.settings import Settings
+
+    assert GateConfig.from_settings(Settings.from_env()) == GateConfig(min_engagement_rate=0.02, min_follow_through=0.0)
     monkeypatch.setenv("LEARNING_LOOP_GATE_MIN_ENGAGEMENT_RATE", "0.05")
     monkeypatch.setenv("LEARNING_LOOP_GATE_MIN_FOLLOW_THROUGH", "off")
-    assert GateConfig.from_env() == GateConfig(min_engagement_rate=0.05, min_follow_through=None)
+    assert GateConfig.from_settings(Settings.from_env()) == GateConfig(min_engagement_rate=0.05, min_follow_through=None)
     monkeypatch.setenv("LEARNING_LOOP_GATE_MIN_ENGAGEMENT_RATE", "lots")
     with pytest.raises(ValueError, match="LEARNING_LOOP_GATE_MIN_ENGAGEMENT_RATE"):
-        GateConfig.from_env()
+        GateConfig.from_settings(Settings.from_env())

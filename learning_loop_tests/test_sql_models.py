@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from learning_loop.sql_models import SqlModelError, load_models
+from learning_loop.warehouse.sql_models import SqlModelError, load_models
 from learning_loop.warehouse.schema import TABLES
 
 

@@ -1,4 +1,4 @@
-"""Row rules for landing files (SPEC §2), vectorised over a frame of raw text.
+"""Row rules for landing files (SPEC §2 and §9), vectorised over a frame of raw text.
 
 Input: a frame whose values are the file's raw text (None for an empty cell)
 plus the 1-based data row number. Output: the rows that pass, typed and
@@ -9,6 +9,8 @@ dropped: `len(valid) + len(quarantined) == len(raw)`.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +56,45 @@ VIDEO_OPTIONAL = (
     "generation_mode",
 )
 METRIC_OPTIONAL = ("followers_gained", "shares")
-REQUIRED_COLUMNS = {"videos": VIDEO_REQUIRED, "metrics": METRIC_REQUIRED}
-KNOWN_COLUMNS = {"videos": VIDEO_REQUIRED + VIDEO_OPTIONAL, "metrics": METRIC_REQUIRED + METRIC_OPTIONAL}
+
+# Active-learning kinds (SPEC §9).
+#: Agent names: lower-case letter, then lower-case letters, digits or underscores.
+AGENT_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+#: Label sources, weakest first: gold wins over approvals, approvals over feedback.
+LABEL_SOURCES = ("approvals", "feedback", "gold")
+#: Every labels column named `f_<name>` is a numeric feature called `<name>`.
+FEATURE_PREFIX = "f_"
+LABEL_REQUIRED = ("agent", "example_id", "source", "label", "labeled_at")
+LABEL_OPTIONAL = ("confidence", "labeler", "input_text", "expected_output")
+CONFIDENCE_RANGE = (0.0, 100.0)
+JUDGMENT_REQUIRED = ("agent", "example_id", "judge", "score", "judged_at")
+JUDGMENT_OPTIONAL: tuple[str, ...] = ()
+DECISION_REQUIRED = ("agent", "decision_id", "bundle_id", "decided_at", "quality", "latency_ms")
+DECISION_OPTIONAL = ("route_key",)
+
+REQUIRED_COLUMNS = {
+    "videos": VIDEO_REQUIRED,
+    "metrics": METRIC_REQUIRED,
+    "labels": LABEL_REQUIRED,
+    "judgments": JUDGMENT_REQUIRED,
+    "decisions": DECISION_REQUIRED,
+}
+#: Named columns of each kind; for `labels` every `f_<name>` column is known too (see `is_known_column`).
+KNOWN_COLUMNS = {
+    "videos": VIDEO_REQUIRED + VIDEO_OPTIONAL,
+    "metrics": METRIC_REQUIRED + METRIC_OPTIONAL,
+    "labels": LABEL_REQUIRED + LABEL_OPTIONAL,
+    "judgments": JUDGMENT_REQUIRED + JUDGMENT_OPTIONAL,
+    "decisions": DECISION_REQUIRED + DECISION_OPTIONAL,
+}
+#: Supersede key of each kind: a later row for the same key replaces an earlier one.
+KEY_COLUMNS = {
+    "videos": ("project_id", "video_id"),
+    "metrics": ("project_id", "video_id", "observed_at"),
+    "labels": ("agent", "example_id", "source"),
+    "judgments": ("agent", "example_id", "judge"),
+    "decisions": ("agent", "decision_id"),
+}
 #: Largest count stored exactly: numbers are parsed as float64, whose integers are exact up to 2**53.
 MAX_COUNT = 2**53
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
@@ -125,6 +164,13 @@ class _Rules:
     def choice(self, column: str, allowed: tuple[str, ...]) -> pd.Series:
         text = self.text(column).map(lambda v: v.lower() if isinstance(v, str) else None)
         self.fail(text.notna() & ~text.isin(allowed), f"unknown {column}: " + text.astype(str))
+        return text
+
+    def agent(self, column: str = "agent") -> pd.Series:
+        """An agent name, kept as written; anything not `[a-z][a-z0-9_]*` fails."""
+        text = self.text(column)
+        bad = text.map(lambda v: isinstance(v, str) and AGENT_PATTERN.fullmatch(v) is None)
+        self.fail(bad, f"invalid {column} name (expected [a-z][a-z0-9_]*): " + text.astype(str))
         return text
 
     def in_range(self, column: str, values: pd.Series, low: float, high: float) -> None:
@@ -255,6 +301,139 @@ def validate_metrics(raw: pd.DataFrame, published: pd.DataFrame | None = None) -
         early &= typed["observed_at"] < pd.to_datetime(joined["published_at"])
         rules.fail(early, "observed_at before the video's published_at")
     return rules.split(typed)
+
+
+def feature_columns(columns) -> list[str]:
+    """The `f_<name>` feature columns among `columns` (name non-empty), in the given order."""
+    return [c for c in columns if isinstance(c, str) and c.startswith(FEATURE_PREFIX) and len(c) > len(FEATURE_PREFIX)]
+
+
+def feature_name(column: str) -> str:
+    """`f_risk_score` -> `risk_score`."""
+    return column[len(FEATURE_PREFIX) :]
+
+
+def features_json(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the features as JSON text (`{"risk_score": 70.0}`), keys sorted, missing features omitted.
+
+    This is the `features` column of the warehouse's labels table, whose schema is fixed."""
+    columns = sorted(feature_columns(frame.columns))
+
+    def encode(row) -> str:
+        values = {feature_name(c): float(v) for c, v in zip(columns, row) if v is not None and pd.notna(v)}
+        return json.dumps(values, sort_keys=True)
+
+    if not columns:
+        return pd.Series(["{}"] * len(frame), index=frame.index, dtype=object)
+    return pd.Series([encode(row) for row in frame[columns].itertuples(index=False, name=None)], index=frame.index, dtype=object)
+
+
+def expand_features(frame: pd.DataFrame, column: str = "features") -> pd.DataFrame:
+    """Inverse of `features_json`: a copy with one float `f_<name>` column per feature found in the
+    JSON text `column` (missing -> NaN). Existing `f_` columns are kept; JSON values fill their gaps."""
+    result = frame.copy()
+    if column not in result.columns:
+        return result
+    decoded = [json.loads(v) if isinstance(v, str) and v else {} for v in result[column]]
+    names = sorted({name for values in decoded for name in values})
+    for name in names:
+        values = pd.Series([values.get(name) for values in decoded], index=result.index, dtype="float64")
+        target = FEATURE_PREFIX + name
+        result[target] = values if target not in result.columns else result[target].astype("float64").fillna(values)
+    return result
+
+
+def validate_labels(raw: pd.DataFrame) -> Validated:
+    """Apply the labels rules (SPEC §9). Valid rows carry every `f_` column as float (NaN = missing)
+    and `features`, the same values as JSON text (see `features_json`)."""
+    rules = _Rules(raw)
+    rules.required(LABEL_REQUIRED)
+    agent = rules.agent()
+    source = rules.choice("source", LABEL_SOURCES)
+    label = rules.number("label")
+    rules.fail(label.notna() & ~label.isin([0.0, 1.0]), "label is not 0 or 1: " + rules.text("label").astype(str))
+    labeled_at = rules.timestamp("labeled_at")
+    confidence = rules.number("confidence")
+    rules.in_range("confidence", confidence, *CONFIDENCE_RANGE)
+    features = {c: rules.number(c) for c in sorted(feature_columns(raw.columns))}
+    typed = pd.DataFrame(
+        {
+            "row_number": raw["row_number"],
+            "agent": agent,
+            "example_id": rules.text("example_id"),
+            "source": source,
+            "label": label.where(label.isin([0.0, 1.0])).astype("Int64"),
+            "labeled_at": labeled_at,
+            "confidence": confidence,
+            "labeler": rules.text("labeler"),
+            "input_text": rules.text("input_text"),
+            "expected_output": rules.text("expected_output"),
+            **{c: values.astype("float64") for c, values in features.items()},
+        }
+    )
+    typed["features"] = features_json(typed)
+    return rules.split(typed)
+
+
+def validate_judgments(raw: pd.DataFrame) -> Validated:
+    """Apply the judgments rules (SPEC §9)."""
+    rules = _Rules(raw)
+    rules.required(JUDGMENT_REQUIRED)
+    agent = rules.agent()
+    score = rules.number("score")
+    rules.in_range("score", score, 0.0, 1.0)
+    typed = pd.DataFrame(
+        {
+            "row_number": raw["row_number"],
+            "agent": agent,
+            "example_id": rules.text("example_id"),
+            "judge": rules.text("judge"),
+            "score": score,
+            "judged_at": rules.timestamp("judged_at"),
+        }
+    )
+    return rules.split(typed)
+
+
+def validate_decisions(raw: pd.DataFrame) -> Validated:
+    """Apply the decisions rules (SPEC §9)."""
+    rules = _Rules(raw)
+    rules.required(DECISION_REQUIRED)
+    agent = rules.agent()
+    decided_at = rules.timestamp("decided_at")
+    quality = rules.number("quality")
+    rules.in_range("quality", quality, 0.0, 1.0)
+    latency = rules.number("latency_ms")
+    rules.fail(latency.notna() & (latency < 0), "negative latency_ms")
+    typed = pd.DataFrame(
+        {
+            "row_number": raw["row_number"],
+            "agent": agent,
+            "decision_id": rules.text("decision_id"),
+            "bundle_id": rules.text("bundle_id"),
+            "decided_at": decided_at,
+            "quality": quality,
+            "latency_ms": latency,
+            "route_key": rules.text("route_key"),
+        }
+    )
+    return rules.split(typed)
+
+
+#: Validators of the kinds that need nothing but the raw frame (metrics also takes the published videos).
+ROW_VALIDATORS: dict[str, Callable[[pd.DataFrame], Validated]] = {
+    "videos": validate_videos,
+    "labels": validate_labels,
+    "judgments": validate_judgments,
+    "decisions": validate_decisions,
+}
+
+
+def is_known_column(kind: str, column: str) -> bool:
+    """Whether `column` means something for `kind` (labels: the named columns and any `f_<name>`)."""
+    if column in KNOWN_COLUMNS[kind]:
+        return True
+    return kind == "labels" and bool(feature_columns([column]))
 
 
 def missing_columns(kind: str, columns: list[str]) -> list[str]:

@@ -5,9 +5,10 @@
   noise and delayed, jittered metric snapshots (pure, seeded).
 - :mod:`learning_loop.simulate.policies` — in-process baselines (uniform-random
   recipes and the seeds' fixed 70/30 policy) that see the same world.
-- :mod:`learning_loop.simulate.runner` — the loop that drives the real platform
-  day by day through its public interfaces only (landing files, Dagster jobs,
-  the read-only CLI).
+- :mod:`learning_loop.simulate.loop` — the loop that drives the real platform
+  day by day, through :mod:`learning_loop.simulate.platform` (landing files,
+  Dagster jobs, the read-only views), on its own settings and Dagster instance.
+- :mod:`learning_loop.simulate.session` — one run with progress lines (CLI, demo).
 - :mod:`learning_loop.simulate.report` — the per-day table (CSV) and the regret
   plot (PNG).
 """

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -112,17 +111,34 @@ class Transaction(ABC):
         return None if frame.empty else frame.iat[0, 0]
 
     def replace_partition(
-        self, table_name: str, partition_date: date, select_sql: str, columns: list[str], params: Mapping[str, Any]
+        self,
+        table_name: str,
+        partition_date: date,
+        rows: pd.DataFrame | None = None,
+        *,
+        select_sql: str | None = None,
+        columns: Sequence[str] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> int:
-        """Delete one partition's rows, then insert the SELECT's rows for it."""
+        """The one delete-then-insert path of daily partitions: delete the partition's rows, then
+        insert `rows` (a frame, given `partition_date` here) or the rows of `select_sql` (into
+        `columns`, default the table's columns in order). Returns the partition's row count. Runs inside
+        the caller's transaction, so a failure leaves the old rows in place."""
+        if (rows is None) == (select_sql is None):
+            raise ValueError("replace_partition takes either rows or select_sql")
         self.execute(f"DELETE FROM {table_name} WHERE partition_date = :partition_date", {"partition_date": partition_date})
-        self.execute(f"INSERT INTO {table_name} ({', '.join(columns)}) {select_sql}", params)
-        return int(
-            self.scalar(
-                f"SELECT count(*) FROM {table_name} WHERE partition_date = :partition_date",
-                {"partition_date": partition_date},
+        if select_sql is not None:
+            target = ", ".join(columns or TABLES[table_name].column_names)
+            self.execute(f"INSERT INTO {table_name} ({target}) {select_sql}", params)
+            return int(
+                self.scalar(
+                    f"SELECT count(*) FROM {table_name} WHERE partition_date = :partition_date",
+                    {"partition_date": partition_date},
+                )
             )
-        )
+        if rows.empty:
+            return 0
+        return self.insert_df(table_name, rows.assign(partition_date=partition_date))
 
 
 class Warehouse(ABC):
@@ -217,15 +233,11 @@ class _DuckTx(Transaction):
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
-    def __init__(self, url: str, lock_timeout_s: float | None = None) -> None:
+    def __init__(self, url: str, lock_timeout_s: float = 600.0) -> None:
         self.url = url
         raw = url[len("duckdb:///") :]
         self.path = Path(raw).expanduser()
-        self.lock_timeout_s = (
-            lock_timeout_s
-            if lock_timeout_s is not None
-            else float(os.environ.get("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT", "600"))
-        )
+        self.lock_timeout_s = lock_timeout_s
 
         self._con: Any = None
 
@@ -334,10 +346,11 @@ class PostgresWarehouse(Warehouse):
         with conn, conn.begin():
             yield _PgTx(conn)
 
-def open_warehouse(url: str) -> Warehouse:
-    """A warehouse for a `duckdb:///path` or PostgreSQL SQLAlchemy URL."""
+def open_warehouse(url: str, lock_timeout_s: float = 600.0) -> Warehouse:
+    """A warehouse for a `duckdb:///path` or PostgreSQL SQLAlchemy URL (`lock_timeout_s`: how long
+    opening a DuckDB file waits while another process holds its lock)."""
     if url.startswith("duckdb:///"):
-        return DuckDBWarehouse(url)
+        return DuckDBWarehouse(url, lock_timeout_s)
     for prefix in ("postgresql+psycopg2://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
             # psycopg2 is the driver we ship (SQLAlchemy 2.1 would pick psycopg 3 for a bare URL)

@@ -10,9 +10,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from learning_loop.defs.bandits import bandit_arms
-from learning_loop.defs.resources import WarehouseResource
-from learning_loop.defs.sql_assets import sql_assets
+from learning_loop.defs.bandits.arms import bandit_arms
+from learning_loop.orchestration.resources import WarehouseResource
+from learning_loop.defs.core.sql_assets import sql_assets
 from learning_loop_tests.helpers import load, snap, table, video
 
 D = "2024-01-10"  # T = 2024-01-11 00:00 UTC; 7-day window [2024-01-04, 2024-01-11)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from learning_loop.definitions import defs
-from learning_loop.sql_models import load_models
+from learning_loop.warehouse.sql_models import load_models
 
 
 def test_definitions_validate():
@@ -46,3 +46,45 @@ def test_jobs_and_schedules():
         )
         requests = daily.evaluate_tick(context).run_requests
         assert [r.partition_key for r in requests] == ["2024-01-10"]  # yesterday's partition at 02:00
+
+
+# The graph as it stood before the defs folder was reorganised by domain (issue 8): the UI must
+# show the same assets, checks, jobs, schedules and sensors; new domains add to these sets.
+GRAPH_BEFORE_RESHAPE = {
+    "assets": {
+        "bandit_arms", "batch_completion", "experiment_verdicts", "experiments", "ingested_files", "metric_snapshots",
+        "outcomes", "percentile_rewards", "planned_batches", "predictor_coefficients", "quarantine", "recipe_stats",
+        "recipes", "simulation_report", "video_jobs", "videos",
+    },
+    "checks": {
+        "bandit_arms:posterior_matches_counts", "experiments:experiment_backlog", "ingested_files:rows_accounted_for",
+        "outcomes:one_row_per_video", "percentile_rewards:mature_videos_scored_once",
+        "percentile_rewards:mean_reward_week_over_week", "percentile_rewards:percentile_means_half",
+        "percentile_rewards:rewards_in_unit_interval", "planned_batches:latest_batch_created_jobs",
+        "predictor_coefficients:one_version_per_project_and_model", "quarantine:quarantine_growth",
+    },
+    "jobs": {"ab_analysis", "backfill_recipes", "ingest_landing", "plan_next_batch", "simulation_report_job", "update_stats"},
+    "schedules": {"ab_analysis_hourly", "ingest_hourly", "plan_next_daily_0600_utc", "update_stats_daily_0200_utc"},
+    "sensors": {"landing_sensor"},
+}
+
+
+def test_defs_folder_keeps_the_graph():
+    graph = defs.resolve_asset_graph()
+    now = {
+        "assets": {k.to_user_string() for k in graph.get_all_asset_keys()},
+        "checks": {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys},
+        "jobs": {j.name for j in defs.resolve_all_job_defs()} - {"__ASSET_JOB"},
+        "schedules": {s.name for s in defs.schedules},
+        "sensors": {s.name for s in defs.sensors},
+    }
+    for kind, before in GRAPH_BEFORE_RESHAPE.items():
+        assert before <= now[kind], f"{kind} lost: {sorted(before - now[kind])}"
+
+
+def test_update_stats_selects_every_daily_asset_by_tag():
+    job = defs.resolve_job_def("update_stats")
+    selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert selected == {
+        "outcomes", "percentile_rewards", "recipe_stats", "experiment_verdicts", "bandit_arms", "predictor_coefficients"
+    }

@@ -8,8 +8,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from learning_loop.defs.experiments import experiment_verdicts
-from learning_loop.defs.resources import WarehouseResource
+from learning_loop.defs.experiments.verdicts import experiment_verdicts
+from learning_loop.orchestration.resources import WarehouseResource
 from learning_loop.domain.recipe import recipe_hash
 from learning_loop_tests.helpers import RECIPE_A, RECIPE_B, load, materialize_daily, snap, video
 

@@ -9,11 +9,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from learning_loop.settings import Settings
 from learning_loop import cli
 from learning_loop.definitions import defs
-from learning_loop.defs.planning import plan_next_daily
+from learning_loop.defs.planning.schedules import plan_next_daily
 from learning_loop.warehouse.backend import Transaction
-from learning_loop_tests.helpers import RECIPE_A, RECIPE_B, load, materialize_daily, snap, video
+from learning_loop_tests.helpers import RECIPE_A, RECIPE_B, env_resources, load, materialize_daily, snap, video
 
 D = "2024-01-20"
 AS_OF = "2024-01-21T06:00:00+00:00"
@@ -38,6 +39,7 @@ def run_plan(count: int = 5, topics: list[str] | None = None, seed: int = 1, ins
     return defs.resolve_job_def("plan_next_batch").execute_in_process(
         run_config={"ops": {"plan_next_batch_op": {"config": config}}},
         instance=instance or dg.DagsterInstance.ephemeral(),
+        resources=env_resources(),
         raise_on_error=False,
     )
 
@@ -103,8 +105,8 @@ def test_batch_completion_when_video_with_job_id_arrives(world, warehouse_url):
     plan = run_plan(count=2).output_for_node("plan_next_batch_op")
     job = plan["jobs"][0]
     load(world, [video(P, "made-from-job", datetime(2024, 1, 22, 9), recipe=job["recipe"], job_id=job["job_id"])])
-    from learning_loop.defs.planning import batch_completion
-    from learning_loop.defs.resources import WarehouseResource
+    from learning_loop.defs.planning.batches import batch_completion
+    from learning_loop.orchestration.resources import WarehouseResource
 
     result = dg.materialize([batch_completion], resources={"warehouse": WarehouseResource(url=warehouse_url)},
                             instance=dg.DagsterInstance.ephemeral(), selection=[batch_completion])
@@ -119,8 +121,9 @@ def test_batch_completion_when_video_with_job_id_arrives(world, warehouse_url):
 def test_schedule_skips_without_topics_file_and_plans_with_one(runtime, monkeypatch):
     monkeypatch.setenv("LEARNING_LOOP_PLAN_PROJECTS", P)
     when = datetime(2024, 1, 21, 6, tzinfo=timezone.utc)
-    with dg.instance_for_test() as instance:
-        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+    with dg.instance_for_test() as instance, dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources=env_resources()
+    ) as ctx:
         skipped = plan_next_daily(ctx)
         assert isinstance(skipped, dg.SkipReason) and "2024-01-21.txt" in skipped.skip_message
         folder = runtime / "topics" / P
@@ -150,10 +153,14 @@ def cli_world(tmp_path, monkeypatch):
 
 
 def _state(wh) -> tuple:
-    from learning_loop.instance import get_instance
+    from learning_loop.orchestration.instance import get_instance
 
     counts = tuple(wh.scalar(f"SELECT count(*) FROM {t}") for t in ("planned_batches", "video_jobs", "experiments"))
-    return counts, len(get_instance().get_runs())
+    instance = get_instance(Settings.from_env())
+    try:
+        return counts, len(instance.get_runs())
+    finally:
+        instance.dispose()
 
 
 @pytest.mark.parametrize(
@@ -200,9 +207,11 @@ def test_plan_next_and_recommendations_cli(cli_world, capsys):
     assert plan["requested"] == 5 and plan["planned"] == 3  # duplicates collapsed: fewer topics than count
     assert plan["shortfall_reason"]
     assert [j["recipe_hash"] for j in plan["jobs"]] == [j["recipe_hash"] for j in rec["jobs"]]  # same inputs and seed
-    from learning_loop.instance import get_instance
+    from learning_loop.orchestration.instance import get_instance
 
-    run = get_instance().get_run_by_id(plan["run_id"])
+    instance = get_instance(Settings.from_env())
+    run = instance.get_run_by_id(plan["run_id"])
+    instance.dispose()
     assert run.job_name == "plan_next_batch" and run.status == dg.DagsterRunStatus.SUCCESS
     assert cli.main(["experiments", "--project", P, "--json"]) == 0
     exps = json.loads(capsys.readouterr().out)["experiments"]
@@ -214,14 +223,15 @@ def test_plan_next_and_recommendations_cli(cli_world, capsys):
 
 
 def test_jobs_carry_content_type_posting_hour_and_predictions(world, warehouse_url):
-    from learning_loop.defs import bandits, predictors
-    from learning_loop.defs.resources import WarehouseResource
+    from learning_loop.defs.bandits.arms import bandit_arms
+    from learning_loop.defs.predictors.coefficients import predictor_coefficients
+    from learning_loop.orchestration.resources import WarehouseResource
 
     with world.transaction() as tx:  # give the seeded videos content types so content arms exist
         tx.execute("UPDATE videos SET content_type = CASE WHEN video_id IN ('v1', 'v2', 'v5') THEN 'story' ELSE 'factual' END")
     materialize_daily(warehouse_url, D)
     dg.materialize(
-        [*bandits.ASSETS, *predictors.ASSETS],
+        [bandit_arms, predictor_coefficients],
         partition_key=D,
         resources={"warehouse": WarehouseResource(url=warehouse_url)},
         instance=dg.DagsterInstance.ephemeral(),

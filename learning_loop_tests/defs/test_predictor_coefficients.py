@@ -10,11 +10,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from learning_loop.defs.predictors import predictor_coefficients
-from learning_loop.defs.resources import WarehouseResource
-from learning_loop.defs.sql_assets import sql_assets
+from learning_loop.defs.predictors.coefficients import predictor_coefficients
+from learning_loop.orchestration.resources import WarehouseResource
+from learning_loop.defs.core.sql_assets import sql_assets
 from learning_loop.domain.predictors import LogisticResult, RidgeResult
-from learning_loop.model_store import latest_predictor_versions, latest_predictors
+from learning_loop.stores.models import latest_predictor_versions, latest_predictors
 from learning_loop_tests.helpers import RECIPE_A, RECIPE_B, load, snap, table, video
 
 D1 = "2024-01-10"  # T = 2024-01-11; 30-day window holds all 30 videos of p1

@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 import dagster as dg
+
+from learning_loop.settings import Settings
 import pytest
 
 from learning_loop.demo import SAMPLE_DIR
-from learning_loop.instance import ensure_dagster_home
-from learning_loop.runner import run_job
+from learning_loop.orchestration.instance import ensure_dagster_home
+from learning_loop.orchestration.runner import run_job
 from learning_loop.warehouse.backend import open_warehouse
 
 BIN = Path(sys.executable).parent
@@ -111,7 +113,7 @@ def test_concurrent_runs_share_duckdb_without_lock_failures(tmp_path):
     _big_metrics_file(home / "landing" / "metrics" / "2024-01-20_bulk.csv")
     env = _env(home, f"duckdb:///{db}", LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0")
     cli = str(BIN / "learning-loop")
-    subprocess.run([str(BIN / "python"), "-c", "from learning_loop.instance import get_instance; get_instance()"],
+    subprocess.run([str(BIN / "python"), "-c", "from learning_loop.orchestration.instance import get_instance; from learning_loop.settings import Settings; get_instance(Settings.from_env())"],
                    env=env, check=True, capture_output=True, timeout=120)
     ingest = subprocess.Popen([cli, "ingest", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -157,8 +159,10 @@ def test_graph_on_postgres_instance_and_postgres_warehouse(tmp_path, monkeypatch
         overrides = {"storage": {"postgres": {"postgres_url": instance_url}}}
         with dg.instance_for_test(overrides=overrides) as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            ingest = run_job("ingest_landing", instance=instance)
-            stats = run_job("update_stats", partition_range=("2024-01-08", "2024-01-10"), instance=instance)
+            ingest = run_job("ingest_landing", settings=Settings.from_env(), instance=instance)
+            stats = run_job(
+                "update_stats", settings=Settings.from_env(), partition_range=("2024-01-08", "2024-01-10"), instance=instance
+            )
             assert instance.get_run_by_id(stats.run_id).status == dg.DagsterRunStatus.SUCCESS
             assert instance.get_materialized_partitions(dg.AssetKey("recipe_stats")) == {
                 "2024-01-08", "2024-01-09", "2024-01-10"
@@ -175,6 +179,6 @@ def test_graph_on_postgres_instance_and_postgres_warehouse(tmp_path, monkeypatch
 def test_embedded_instance_config_is_written(tmp_path, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.setenv("LEARNING_LOOP_HOME", str(tmp_path))
-    home = ensure_dagster_home()
+    home = ensure_dagster_home(Settings.from_env())
     assert home == tmp_path / "dagster" and (home / "dagster.yaml").exists()
-    assert os.environ["DAGSTER_HOME"] == str(home)
+    assert "DAGSTER_HOME" not in os.environ  # the settings say where it is; nothing is exported

@@ -110,19 +110,19 @@ def test_running_previous_verdict_is_re_evaluated() -> None:
     assert evaluate_verdict(LOW, HIGH, RULES, START, day(4), previous=running).winner == "variant"
 
 
-def test_rules_are_frozen_and_env_changes_do_not_alter_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(LEVEL_ENV_VAR, "0.99")
-    rules = ExperimentRules.from_env()
+def test_rules_are_frozen_and_later_setting_changes_do_not_alter_them() -> None:
+    settings = {LEVEL_ENV_VAR: "0.99"}
+    rules = ExperimentRules.from_mapping(settings)
     assert rules.level == 0.99
     with pytest.raises(dataclasses.FrozenInstanceError):
         rules.level = 0.5  # type: ignore[misc]
-    monkeypatch.setenv(LEVEL_ENV_VAR, "0.5")
+    settings[LEVEL_ENV_VAR] = "0.5"
     v = evaluate_verdict(FLAT, HIGH[:8], rules, START, day(5))
     same = evaluate_verdict(FLAT, HIGH[:8], ExperimentRules(level=0.99), START, day(5))
     looser = evaluate_verdict(FLAT, HIGH[:8], ExperimentRules(level=0.5), START, day(5))
     assert v == same
     assert looser.mde is not None and v.mde is not None and looser.mde < v.mde
-    assert ExperimentRules.from_env().level == 0.5  # only new rules see the new value
+    assert ExperimentRules.from_mapping(settings).level == 0.5  # only new rules see the new value
 
 
 def test_invalid_rules_and_inputs_are_rejected() -> None:
@@ -138,23 +138,29 @@ def test_invalid_rules_and_inputs_are_rejected() -> None:
         evaluate_verdict(FLAT, FLAT, RULES, START, START - timedelta(hours=1))
 
 
-# --------------------------------------------------------------------------- environment
+# --------------------------------------------------------------------------- settings
 
 
-def test_level_from_env_default_and_valid_values() -> None:
-    assert ExperimentRules.from_env({}).level == 0.95
-    assert ExperimentRules.from_env({LEVEL_ENV_VAR: "  "}).level == 0.95
-    assert ExperimentRules.from_env({LEVEL_ENV_VAR: " 0.9 "}).level == 0.9
-    rules = ExperimentRules.from_env({LEVEL_ENV_VAR: "0.99"}, min_n_per_arm=7, max_duration_days=14)
+def test_level_from_mapping_default_and_valid_values() -> None:
+    assert ExperimentRules.from_mapping({}).level == 0.95
+    assert ExperimentRules.from_mapping({LEVEL_ENV_VAR: "  "}).level == 0.95
+    assert ExperimentRules.from_mapping({LEVEL_ENV_VAR: " 0.9 "}).level == 0.9
+    rules = ExperimentRules.from_mapping({LEVEL_ENV_VAR: "0.99"}, min_n_per_arm=7, max_duration_days=14)
     assert rules == ExperimentRules(level=0.99, min_n_per_arm=7, max_duration_days=14)
     assert rules.alpha == pytest.approx(0.01)
     assert rules.to_dict() == {"level": 0.99, "min_n_per_arm": 7, "max_duration_days": 14}
 
 
+def test_from_mapping_reads_only_the_given_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LEVEL_ENV_VAR, "0.5")
+    assert ExperimentRules.from_mapping({}).level == 0.95
+    assert not hasattr(ExperimentRules, "from_env")
+
+
 @pytest.mark.parametrize("text", ["abc", "95", "0", "1", "1.0", "-0.05", "nan", "inf", "0,95"])
-def test_level_from_env_rejects_bad_values(text: str) -> None:
+def test_level_from_mapping_rejects_bad_values(text: str) -> None:
     with pytest.raises(ValueError, match=LEVEL_ENV_VAR):
-        ExperimentRules.from_env({LEVEL_ENV_VAR: text})
+        ExperimentRules.from_mapping({LEVEL_ENV_VAR: text})
 
 
 def test_percent_level_gets_a_hint() -> None:

@@ -72,8 +72,10 @@ def test_three_day_simulation_runs_through_dagster(three_days):
         assert float(r["seeds_policy_cumulative_regret"]) > 0 and float(r["uniform_cumulative_regret"]) > 0
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # every change was a Dagster run on the configured instance, tagged with the simulation
-    with dg.DagsterInstance.from_config(str(sim_env / "dagster")) as instance:
+    # every change was a Dagster run on the simulation's own instance (one instance, one warehouse),
+    # tagged with the simulation; the operator's instance holds none of them
+    assert not (sim_env / "dagster" / "history").exists()
+    with dg.DagsterInstance.from_config(str(sim_home / "dagster")) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(tags={"learning_loop/simulation": f"seed-{SEED}"}))
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
         jobs = sorted(run.job_name for run in runs)

@@ -252,13 +252,16 @@ SIMULATE_DIR = Path(__file__).resolve().parents[2] / "learning_loop" / "simulate
 
 
 def test_simulator_source_never_writes_to_the_warehouse():
-    """The simulator reaches the platform only through files, Dagster jobs and the CLI."""
+    """The simulator reaches the platform only through files, Dagster jobs and the read-only views;
+    only its platform adapter opens the warehouse, to call a view."""
     forbidden = re.compile(r"insert_df|\.execute\(|open_warehouse|learning_loop\.warehouse|duckdb\.connect|"
                            r"INSERT INTO|UPDATE |DELETE FROM")
+    read_only = re.compile(r"insert_df|\.execute\(|duckdb\.connect|INSERT INTO|UPDATE |DELETE FROM")
     sources = sorted(SIMULATE_DIR.glob("*.py"))
     assert {p.name for p in sources} >= {"world.py", "policies.py", "runner.py", "report.py"}
     for path in sources:
-        hits = forbidden.findall(path.read_text(encoding="utf-8"))
+        rule = read_only if path.name == "platform.py" else forbidden
+        hits = rule.findall(path.read_text(encoding="utf-8"))
         assert not hits, f"{path.name} touches the warehouse directly: {hits}"
 
 

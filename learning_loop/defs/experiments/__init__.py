@@ -1,0 +1,1 @@
+"""Experiments: daily verdicts and the hourly A/B analysis (SPEC §6)."""

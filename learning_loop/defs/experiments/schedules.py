@@ -1,0 +1,22 @@
+"""The hourly A/B analysis (seed 002): re-evaluate the verdicts of the latest complete partition."""
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+ab_analysis_job = dg.define_asset_job(
+    "ab_analysis", selection=dg.AssetSelection.assets("experiment_verdicts"), description="Re-evaluate experiment verdicts."
+)
+
+
+@dg.schedule(
+    job=ab_analysis_job,
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    name="ab_analysis_hourly",
+    description="Hourly A/B analysis (seed 002): re-evaluate verdicts of the latest complete partition.",
+)
+def ab_analysis_hourly(context: dg.ScheduleEvaluationContext):
+    when = context.scheduled_execution_time or datetime.now(timezone.utc)
+    partition = (when.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
+    return dg.RunRequest(run_key=f"{partition}:{when:%Y%m%d%H}", partition_key=partition)

@@ -1,0 +1,1 @@
+"""Predictors: engagement-rate ridge and follow-through logistic models per project (seed 004)."""

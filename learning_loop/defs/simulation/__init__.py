@@ -1,0 +1,1 @@
+"""Simulation: the closed-loop simulator's report asset (issue 5)."""

@@ -1,0 +1,91 @@
+"""Resources: the warehouse (DuckDB file or PostgreSQL, chosen by URL) and the runtime folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from learning_loop.domain.experiments import ExperimentRules
+from learning_loop.settings import Settings
+from learning_loop.stores.models import GateConfig
+from learning_loop.warehouse.backend import Warehouse, open_warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """`url`: `duckdb:///<path>` or a SQLAlchemy PostgreSQL URL."""
+
+    url: str
+    lock_timeout_s: float = 600.0
+    _warehouse: Warehouse | None = PrivateAttr(default=None)
+
+    def get(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = open_warehouse(self.url, lock_timeout_s=self.lock_timeout_s)
+            self._warehouse.ensure_schema()
+        return self._warehouse
+
+
+class RuntimeResource(dg.ConfigurableResource):
+    """The runtime settings a run uses: `LEARNING_LOOP_HOME` (landing zone, topics files and other
+    runtime folders), the experiment rules frozen onto new experiments and the prediction gate."""
+
+    home: str
+    ab_level: float = 0.95
+    ab_min_n: int = 5
+    ab_max_days: int = 28
+    gate_min_engagement_rate: float | None = 0.02
+    gate_min_follow_through: float | None = 0.0
+    plan_projects: list[str] = []
+    plan_count: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RuntimeResource:
+        return cls(
+            home=str(settings.home),
+            ab_level=settings.ab_level,
+            ab_min_n=settings.ab_min_n,
+            ab_max_days=settings.ab_max_days,
+            gate_min_engagement_rate=settings.gate_min_engagement_rate,
+            gate_min_follow_through=settings.gate_min_follow_through,
+            plan_projects=settings.plan_projects,
+            plan_count=settings.plan_count,
+        )
+
+    def experiment_rules(self) -> ExperimentRules:
+        return ExperimentRules(level=self.ab_level, min_n_per_arm=self.ab_min_n, max_duration_days=self.ab_max_days)
+
+    def gate(self) -> GateConfig:
+        return GateConfig(min_engagement_rate=self.gate_min_engagement_rate, min_follow_through=self.gate_min_follow_through)
+
+    @property
+    def root(self) -> Path:
+        return Path(self.home)
+
+    def landing_dir(self, kind: str | None = None) -> Path:
+        base = self.root / "landing"
+        return base / kind if kind else base
+
+    @property
+    def topics_dir(self) -> Path:
+        return self.root / "topics"
+
+
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Resources of a run launched with these settings (the CLI's, a test's, the simulator's)."""
+    return {
+        "warehouse": WarehouseResource(url=settings.warehouse_url, lock_timeout_s=settings.duckdb_lock_timeout_s),
+        "runtime": RuntimeResource.from_settings(settings),
+    }
+
+
+def location_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Resources bound to the code location: an `EnvVar` where the variable is set, so the
+    UI shows where a value comes from and a secret in a URL is not written into run config."""
+    resources = resources_for(settings)
+    if settings.warehouse_url_from_env:
+        resources["warehouse"] = WarehouseResource(
+            url=dg.EnvVar("LEARNING_LOOP_WAREHOUSE_URL"), lock_timeout_s=settings.duckdb_lock_timeout_s
+        )
+    return resources
