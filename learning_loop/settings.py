@@ -22,6 +22,9 @@ touching `os.environ`.
 | `LEARNING_LOOP_PLAN_COUNT` | `plan_count` | 5 |
 | `LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT` | `duckdb_lock_timeout_s` | 600 |
 | `LEARNING_LOOP_SQL_DIR` | `sql_dir` | the package's `dbt_like_sql/` |
+| `LEARNING_LOOP_BUNDLE_MIN_NEW_LABELS` | `bundle_min_new_labels` | 20 (nightly bundle training) |
+| `LEARNING_LOOP_BUNDLE_AUTO_PROPOSE` | `bundle_auto_propose` | on (nightly bundles proposed as `system`) |
+| `LEARNING_LOOP_ALLOW_SAME_OPERATOR_APPROVAL` | `allow_same_operator_approval` | off (single-operator installs) |
 """
 
 from __future__ import annotations
@@ -35,7 +38,12 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_START_DATE = "2024-01-01"
-LANDING_KINDS: tuple[str, ...] = ("videos", "metrics")
+#: Landing kinds of the video loop (runbooks 000–002): loaded by `ingest_landing`, never paused.
+VIDEO_LANDING_KINDS: tuple[str, ...] = ("videos", "metrics")
+#: Landing kinds of active learning (runbook 003, SPEC §9): loaded by `load_feeds`, paused with learning.
+FEED_LANDING_KINDS: tuple[str, ...] = ("labels", "judgments", "decisions")
+#: Every landing kind, in processing order (`$LEARNING_LOOP_HOME/landing/<kind>/`).
+LANDING_KINDS: tuple[str, ...] = VIDEO_LANDING_KINDS + FEED_LANDING_KINDS
 
 
 def _env(name: str) -> Any:
@@ -64,6 +72,9 @@ class Settings(BaseSettings):
     plan_count_raw: str | None = _env("LEARNING_LOOP_PLAN_COUNT")
     duckdb_lock_timeout_raw: str | None = _env("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT")
     sql_dir_raw: str | None = _env("LEARNING_LOOP_SQL_DIR")
+    bundle_min_new_labels_raw: str | None = _env("LEARNING_LOOP_BUNDLE_MIN_NEW_LABELS")
+    bundle_auto_propose_raw: str | None = _env("LEARNING_LOOP_BUNDLE_AUTO_PROPOSE")
+    allow_same_operator_approval_raw: str | None = _env("LEARNING_LOOP_ALLOW_SAME_OPERATOR_APPROVAL")
     cwd: str = Field(default_factory=lambda: str(Path.cwd()))
 
     @field_validator("*", mode="before")
@@ -176,6 +187,35 @@ class Settings(BaseSettings):
     @property
     def plan_count(self) -> int:
         return _whole("LEARNING_LOOP_PLAN_COUNT", self.plan_count_raw, 5, minimum=1)
+
+    # ------------------------------------------------------------------ bundles and approvals (SPEC §10)
+
+    @property
+    def bundle_min_new_labels(self) -> int:
+        """New label rows since an agent's last bundle before the nightly schedule trains another."""
+        return _whole("LEARNING_LOOP_BUNDLE_MIN_NEW_LABELS", self.bundle_min_new_labels_raw, 20, minimum=1)
+
+    @property
+    def bundle_auto_propose(self) -> bool:
+        """Whether the nightly schedule proposes the bundles it trains (proposer `system`)."""
+        return _flag("LEARNING_LOOP_BUNDLE_AUTO_PROPOSE", self.bundle_auto_propose_raw, True)
+
+    @property
+    def allow_same_operator_approval(self) -> bool:
+        """Allow approving a proposal made from the same OS user@host (single-operator installs, demos)."""
+        return _flag("LEARNING_LOOP_ALLOW_SAME_OPERATOR_APPROVAL", self.allow_same_operator_approval_raw, False)
+
+
+def _flag(name: str, raw: str | None, default: bool) -> bool:
+    """on/off, true/false, yes/no, 1/0."""
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be on or off (true/false, 1/0), got {raw!r}")
 
 
 def _whole(name: str, raw: str | None, default: int, minimum: int) -> int:

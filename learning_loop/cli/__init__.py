@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from learning_loop.cli import loop, models, operations, planning, recipes, simulate
+from learning_loop.cli import active, bundles, canaries, loop, models, operations, planning, recipes, simulate
 from learning_loop.cli.common import EXIT_BAD_INPUT, EXIT_RUN_FAILED, BadInput
 from learning_loop.orchestration.runner import RunFailed
 from learning_loop.settings import Settings
@@ -25,7 +25,7 @@ from learning_loop.warehouse.backend import WarehouseError
 __all__ = ["BadInput", "build_parser", "main"]
 
 #: command modules in the order of the runbooks (`--help` lists them so)
-AREAS: tuple[ModuleType, ...] = (loop, planning, recipes, models, simulate, operations)
+AREAS: tuple[ModuleType, ...] = (loop, planning, recipes, models, active, bundles, canaries, simulate, operations)
 
 
 def build_parser() -> argparse.ArgumentParser:

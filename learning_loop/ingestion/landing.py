@@ -1,10 +1,20 @@
-"""Load the landing zone into the warehouse (SPEC §1–2).
+"""Load the landing zone into the warehouse (SPEC §1–2, §9).
 
-Files load in kind order (videos before metrics, so the observed-before-publish
-rule can see the videos), then file-name order, then row order. Each file is
-one transaction: its rows, its quarantined rows and its ledger row commit
-together or not at all. A file whose SHA-256 is already in the ledger for its
-kind is skipped; nothing on disk is ever modified or deleted.
+Every kind goes through the same steps: read the file as raw text, reject it
+when a required column is missing, validate its rows with the kind's rules
+(`domain.validation`), load the valid rows into the kind's table (a later row
+for the same key — `KEY_COLUMNS` — supersedes an earlier one), quarantine the
+others with their reason, and write the ledger row. Only the metrics rules
+need something more than the file (the published videos).
+
+Files load in kind order (`LANDING_KINDS`: videos before metrics, so the
+observed-before-publish rule can see the videos; then labels, judgments,
+decisions), then file-name order, then row order. `kinds` restricts a run to
+some kinds: the `ingest_landing` job loads videos and metrics, the
+`load_feeds` job the active-learning feeds. Each file is one transaction: its
+rows, its quarantined rows and its ledger row commit together or not at all.
+A file whose SHA-256 is already in the ledger for its kind is skipped;
+nothing on disk is ever modified or deleted.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,18 +30,26 @@ from pathlib import Path
 import pandas as pd
 
 from learning_loop.domain.validation import (
+    KEY_COLUMNS,
+    ROW_VALIDATORS,
     Validated,
+    feature_columns,
     latest_per_key,
     missing_columns,
     validate_metrics,
-    validate_videos,
 )
 from learning_loop.settings import LANDING_KINDS
 from learning_loop.warehouse.backend import Transaction, Warehouse
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
-KEYS = {"videos": ["project_id", "video_id"], "metrics": ["project_id", "video_id", "observed_at"]}
-TABLE_FOR_KIND = {"videos": "videos", "metrics": "metric_snapshots"}
+#: Warehouse table of each landing kind (SPEC §7, §9).
+TABLE_FOR_KIND = {
+    "videos": "videos",
+    "metrics": "metric_snapshots",
+    "labels": "labels",
+    "judgments": "judgments",
+    "decisions": "decisions",
+}
 
 
 class FileRejected(Exception):
@@ -140,10 +158,20 @@ def read_landing_file(path: Path) -> pd.DataFrame:
     return frame
 
 
-def landing_files(root: Path) -> list[tuple[str, Path]]:
-    """(kind, path) in processing order; hidden files are ignored."""
+def _check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...]:
+    """The requested kinds in processing order (all when None); an unknown kind is a ValueError."""
+    if kinds is None:
+        return LANDING_KINDS
+    unknown = sorted(set(kinds) - set(LANDING_KINDS))
+    if unknown:
+        raise ValueError(f"unknown landing kind(s) {', '.join(unknown)}: expected some of {', '.join(LANDING_KINDS)}")
+    return tuple(k for k in LANDING_KINDS if k in kinds)
+
+
+def landing_files(root: Path, kinds: Sequence[str] | None = None) -> list[tuple[str, Path]]:
+    """(kind, path) in processing order, of `kinds` (default every landing kind); hidden files are ignored."""
     found: list[tuple[str, Path]] = []
-    for kind in LANDING_KINDS:
+    for kind in _check_kinds(kinds):
         folder = root / kind
         if folder.is_dir():
             found.extend(
@@ -153,20 +181,26 @@ def landing_files(root: Path) -> list[tuple[str, Path]]:
 
 
 def ingest_landing(
-    warehouse: Warehouse, root: Path, progress: Callable[[str], None] | None = None
+    warehouse: Warehouse,
+    root: Path,
+    progress: Callable[[str], None] | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> IngestReport:
-    """Load every new or changed landing file; returns what happened to each."""
+    """Load every new or changed landing file of `kinds` (default all); returns what happened to each."""
+    selected = _check_kinds(kinds)
     with warehouse.session():
-        return _ingest_all(warehouse, root, progress)
+        return _ingest_all(warehouse, root, progress, selected)
 
 
-def _ingest_all(warehouse: Warehouse, root: Path, progress: Callable[[str], None] | None) -> IngestReport:
+def _ingest_all(
+    warehouse: Warehouse, root: Path, progress: Callable[[str], None] | None, kinds: tuple[str, ...]
+) -> IngestReport:
     warehouse.ensure_schema()
     known = set(
         warehouse.query_df("SELECT kind, sha256 FROM ingested_files").itertuples(index=False, name=None)
     )
     report = IngestReport()
-    files = landing_files(root)
+    files = landing_files(root, kinds)
     for index, (kind, path) in enumerate(files, start=1):
         digest = sha256_file(path)
         if (kind, digest) in known:
@@ -200,10 +234,7 @@ def _ingest_file(warehouse: Warehouse, kind: str, path: Path, digest: str) -> tu
 
     late = 0
     with warehouse.transaction() as tx:
-        if kind == "videos":
-            validated = validate_videos(raw)
-        else:
-            validated = validate_metrics(raw, _published_for(tx, raw))
+        validated = _validate(tx, kind, raw)
         _load_rows(tx, kind, path.name, validated, now)
         _write_quarantine(tx, kind, path.name, validated.quarantined, now)
         result = FileResult(
@@ -221,6 +252,13 @@ def _ingest_file(warehouse: Warehouse, kind: str, path: Path, digest: str) -> tu
     return result, late
 
 
+def _validate(tx: Transaction, kind: str, raw: pd.DataFrame) -> Validated:
+    """The kind's row rules; metrics also see the videos already published (SPEC §2)."""
+    if kind == "metrics":
+        return validate_metrics(raw, _published_for(tx, raw))
+    return ROW_VALIDATORS[kind](raw)
+
+
 def _published_for(tx: Transaction, raw: pd.DataFrame) -> pd.DataFrame:
     projects = sorted({p.strip() for p in raw.get("project_id", pd.Series(dtype=object)).dropna() if str(p).strip()})
     if not projects:
@@ -234,10 +272,12 @@ def _published_for(tx: Transaction, raw: pd.DataFrame) -> pd.DataFrame:
 
 def _load_rows(tx: Transaction, kind: str, file_name: str, validated: Validated, now: datetime) -> None:
     table = TABLE_FOR_KIND[kind]
-    keys = KEYS[kind]
+    keys = list(KEY_COLUMNS[kind])
     rows = latest_per_key(validated.valid, keys)
     if rows.empty:
         return
+    # labels keep their features as the JSON text column `features`; the f_<name> columns go
+    rows = rows.drop(columns=feature_columns(rows.columns))
     rows = rows.rename(columns={"row_number": "source_row"})
     rows["source_file"] = file_name
     rows["loaded_at"] = now

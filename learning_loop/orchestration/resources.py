@@ -39,6 +39,9 @@ class RuntimeResource(dg.ConfigurableResource):
     gate_min_follow_through: float | None = 0.0
     plan_projects: list[str] = []
     plan_count: int = 5
+    bundle_min_new_labels: int = 20
+    bundle_auto_propose: bool = True
+    allow_same_operator_approval: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RuntimeResource:
@@ -51,6 +54,9 @@ class RuntimeResource(dg.ConfigurableResource):
             gate_min_follow_through=settings.gate_min_follow_through,
             plan_projects=settings.plan_projects,
             plan_count=settings.plan_count,
+            bundle_min_new_labels=settings.bundle_min_new_labels,
+            bundle_auto_propose=settings.bundle_auto_propose,
+            allow_same_operator_approval=settings.allow_same_operator_approval,
         )
 
     def experiment_rules(self) -> ExperimentRules:

@@ -222,7 +222,7 @@ class _DuckTx(Transaction):
         return self.con.execute(_PLACEHOLDER.sub(r"$\1", sql), _params_for(sql, params)).df()
 
     def _insert_coerced(self, table: Table, df: pd.DataFrame) -> None:
-        cols = ", ".join(table.column_names)
+        cols = table.column_list
         self.con.register("__ll_insert", df)
         try:
             self.con.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM __ll_insert")
@@ -315,7 +315,7 @@ class _PgTx(Transaction):
         cursor = self.conn.connection.cursor()
         try:
             cursor.copy_expert(
-                f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                f"COPY {table.name} ({table.column_list}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
                 buffer,
             )
         finally:

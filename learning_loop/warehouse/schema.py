@@ -20,6 +20,10 @@ _TYPES: dict[str, tuple[str, str]] = {
 }
 
 
+def _quoted(names: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -31,20 +35,25 @@ class Table:
     def column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
 
+    @property
+    def column_list(self) -> str:
+        """The columns, quoted, for INSERT/COPY column lists (`at` is a reserved word in DuckDB)."""
+        return _quoted(self.column_names)
+
     def ddl(self, dialect: str) -> list[str]:
         pick = 0 if dialect == "duckdb" else 1
-        cols = ", ".join(f"{name} {_TYPES[kind][pick]}" for name, kind in self.columns)
+        cols = ", ".join(f'"{name}" {_TYPES[kind][pick]}' for name, kind in self.columns)
         statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({cols})"]
         for i, index_cols in enumerate(self.indexes):
             statements.append(
-                f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{i} ON {self.name} ({', '.join(index_cols)})"
+                f"CREATE INDEX IF NOT EXISTS ix_{self.name}_{i} ON {self.name} ({_quoted(index_cols)})"
             )
         return statements
 
     def add_column_ddl(self, dialect: str, column: str) -> str:
         kind = dict(self.columns)[column]
         pick = 0 if dialect == "duckdb" else 1
-        return f"ALTER TABLE {self.name} ADD COLUMN {column} {_TYPES[kind][pick]}"
+        return f'ALTER TABLE {self.name} ADD COLUMN "{column}" {_TYPES[kind][pick]}'
 
 
 RECIPE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -360,6 +369,212 @@ PREDICTOR_COEFFICIENTS = Table(
     partitioned=True,
 )
 
+# --------------------------------------------------------------------------- active learning (SPEC §9–12)
+
+LABELS = Table(
+    "labels",
+    (
+        ("agent", "text"),
+        ("example_id", "text"),
+        ("source", "text"),
+        ("label", "int"),
+        ("labeled_at", "ts"),
+        ("features", "text"),  # JSON object {feature: number} of the row's f_<name> columns (missing omitted)
+        ("confidence", "float"),
+        ("labeler", "text"),
+        ("input_text", "text"),
+        ("expected_output", "text"),
+        ("source_file", "text"),
+        ("source_row", "int"),
+        ("loaded_at", "ts"),
+    ),
+    indexes=(("agent", "example_id", "source"),),
+)
+
+JUDGMENTS = Table(
+    "judgments",
+    (
+        ("agent", "text"),
+        ("example_id", "text"),
+        ("judge", "text"),
+        ("score", "float"),
+        ("judged_at", "ts"),
+        ("source_file", "text"),
+        ("source_row", "int"),
+        ("loaded_at", "ts"),
+    ),
+    indexes=(("agent", "example_id", "judge"),),
+)
+
+DECISIONS = Table(
+    "decisions",
+    (
+        ("agent", "text"),
+        ("decision_id", "text"),
+        ("bundle_id", "text"),
+        ("decided_at", "ts"),
+        ("quality", "float"),
+        ("latency_ms", "float"),
+        ("route_key", "text"),
+        ("source_file", "text"),
+        ("source_row", "int"),
+        ("loaded_at", "ts"),
+    ),
+    indexes=(("agent", "decision_id"), ("agent", "bundle_id", "decided_at")),
+)
+
+BUNDLES = Table(
+    "bundles",
+    (
+        ("bundle_id", "text"),
+        ("agent", "text"),
+        ("model_type", "text"),
+        ("source", "text"),  # trained | manual
+        ("training_count", "int"),
+        ("accuracy", "float"),
+        ("thresholds", "text"),  # JSON {param: number}
+        ("record", "text"),  # JSON of the whole trained bundle: model, snapshot, holdout ids (reproducible)
+        ("base_bundle_id", "text"),
+        ("created_at", "ts"),
+        ("created_by", "text"),
+        ("ran_as", "text"),
+    ),
+    indexes=(("bundle_id",), ("agent", "created_at")),
+)
+
+APPROVALS = Table(
+    "approvals",
+    (
+        ("approval_id", "text"),
+        ("agent", "text"),
+        ("bundle_id", "text"),
+        ("status", "text"),  # pending | approved | rejected | applied
+        ("recommendation", "text"),
+        ("diff", "text"),  # JSON {"changes": [...], "accuracy_delta": x}
+        ("training_count", "int"),
+        ("requested_by", "text"),
+        ("requested_ran_as", "text"),
+        ("created_at", "ts"),
+        ("decided_by", "text"),
+        ("decided_ran_as", "text"),
+        ("decided_at", "ts"),
+        ("rationale", "text"),
+        ("applied_at", "ts"),
+        ("canary_percent", "int"),
+    ),
+    indexes=(("approval_id",), ("status", "created_at")),
+)
+
+CANARIES = Table(
+    "canaries",
+    (
+        ("agent", "text"),
+        ("stable_bundle_id", "text"),
+        ("canary_bundle_id", "text"),
+        ("canary_percent", "int"),
+        ("deployed_at", "ts"),
+        ("percent_since", "ts"),
+        ("updated_at", "ts"),
+    ),
+    indexes=(("agent",),),
+)
+
+CANARY_CHECKS = Table(
+    "canary_checks",
+    (
+        ("checked_at", "ts"),
+        ("agent", "text"),
+        ("canary_bundle_id", "text"),
+        ("stable_bundle_id", "text"),
+        ("canary_percent", "int"),
+        ("action", "text"),  # rollback | none | refused
+        ("reason", "text"),
+        ("recommendation", "text"),
+        ("quality_delta", "float"),
+        ("latency_delta", "float"),
+        ("quality_ci_low", "float"),
+        ("quality_ci_high", "float"),
+        ("latency_ci_low", "float"),
+        ("latency_ci_high", "float"),
+        ("n_canary", "int"),
+        ("n_stable", "int"),
+        ("hours_running", "float"),
+        ("details", "text"),  # JSON
+        ("run_id", "text"),
+    ),
+    indexes=(("agent", "checked_at"),),
+)
+
+JUDGE_WEIGHTS = Table(
+    "judge_weights",
+    (
+        ("partition_date", "date"),
+        ("agent", "text"),
+        ("judge", "text"),
+        ("weight", "float"),
+        ("n_gold", "int"),
+        ("auc", "float"),
+        ("raw_agreement", "float"),
+        ("reason", "text"),
+        ("window_days", "int"),
+        ("computed_at", "ts"),
+    ),
+    partitioned=True,
+)
+
+AUDIT_LOG = Table(
+    "audit_log",
+    (
+        ("at", "ts"),
+        ("agent", "text"),
+        ("action", "text"),
+        ("actor", "text"),
+        ("ran_as", "text"),
+        ("reason", "text"),
+        ("details", "text"),  # JSON object
+        ("run_id", "text"),
+    ),
+    indexes=(("at",), ("agent", "action")),
+)
+
+LEARNING_STATE = Table(
+    "learning_state",
+    (
+        ("paused", "bool"),
+        ("reason", "text"),
+        ("actor", "text"),
+        ("ran_as", "text"),
+        ("changed_at", "ts"),
+    ),
+)
+
+TRAINING_RUNS = Table(
+    "training_runs",
+    (
+        ("run_id", "text"),
+        ("kind", "text"),
+        ("agent", "text"),
+        ("status", "text"),  # pending_review | skipped | failed
+        ("reason", "text"),
+        ("created_at", "ts"),
+        ("details", "text"),  # JSON
+    ),
+)
+
+RETRIEVAL_PAIRS = Table(
+    "retrieval_pairs",
+    (
+        ("query", "text"),
+        ("document", "text"),
+        ("relevant", "int"),
+        ("observed_at", "ts"),
+        ("source_file", "text"),
+        ("source_row", "int"),
+        ("loaded_at", "ts"),
+    ),
+)
+
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -377,6 +592,18 @@ TABLES: dict[str, Table] = {
         EXPERIMENT_VERDICTS,
         BANDIT_ARMS,
         PREDICTOR_COEFFICIENTS,
+        LABELS,
+        JUDGMENTS,
+        DECISIONS,
+        BUNDLES,
+        APPROVALS,
+        CANARIES,
+        CANARY_CHECKS,
+        JUDGE_WEIGHTS,
+        AUDIT_LOG,
+        LEARNING_STATE,
+        TRAINING_RUNS,
+        RETRIEVAL_PAIRS,
     )
 }
 

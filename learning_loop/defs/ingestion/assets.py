@@ -10,6 +10,7 @@ import dagster as dg
 from learning_loop.orchestration.partitions import WAREHOUSE_POOL, warehouse_kind
 from learning_loop.orchestration.resources import RuntimeResource, WarehouseResource
 from learning_loop.ingestion.landing import ingest_landing, landing_files
+from learning_loop.settings import VIDEO_LANDING_KINDS
 
 INGESTED = ("videos", "metric_snapshots", "quarantine", "ingested_files")
 _DESCRIPTIONS = {
@@ -28,9 +29,10 @@ _DESCRIPTIONS = {
     pool=WAREHOUSE_POOL,
 )
 def landing_zone(context: dg.AssetExecutionContext, warehouse: WarehouseResource, runtime: RuntimeResource):
-    """Load every new or changed file of `$LEARNING_LOOP_HOME/landing/{videos,metrics}/`."""
+    """Load every new or changed file of `$LEARNING_LOOP_HOME/landing/{videos,metrics}/`
+    (the active-learning feeds load in their own job, `load_feeds`, which pausing stops)."""
     root = runtime.landing_dir()
-    report = ingest_landing(warehouse.get(), root, progress=context.log.info)
+    report = ingest_landing(warehouse.get(), root, progress=context.log.info, kinds=VIDEO_LANDING_KINDS)
     summary = report.summary()
     assert report.rows_read == report.rows_loaded + report.rows_quarantined, "row accounting broken"
     common = {
@@ -56,10 +58,10 @@ def landing_zone(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     )
 
 
-def landing_fingerprint(root: Path) -> tuple[str, int]:
-    """A digest of the landing listing (name, size, mtime) and its file count."""
+def landing_fingerprint(root: Path, kinds: tuple[str, ...] = VIDEO_LANDING_KINDS) -> tuple[str, int]:
+    """A digest of the landing listing (name, size, mtime) of `kinds` and its file count."""
     listing = []
-    for kind, path in landing_files(root):
+    for kind, path in landing_files(root, kinds):
         stat = path.stat()
         listing.append([kind, path.name, stat.st_size, stat.st_mtime_ns])
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest(), len(listing)

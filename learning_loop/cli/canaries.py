@@ -1,0 +1,9 @@
+"""Operator commands of runbook 003 (canaries); filled in by its issue."""
+
+from __future__ import annotations
+
+from learning_loop.cli.common import AddCommand
+
+
+def register(add: AddCommand) -> None:
+    """No commands yet."""
