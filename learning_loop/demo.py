@@ -1,5 +1,5 @@
-"""The demo: sample data → landing zone → ingestion → daily partitions → summary,
-then a closed-loop simulation (issue 5) in which the platform learns a hidden world.
+"""The demo: sample data → landing zone → ingestion → daily partitions → summary, the active-learning
+walk-through (`learning_loop.demo_active`), then a closed-loop simulation (issue 5) in which the platform learns a hidden world.
 
 Runs through Dagster on the embedded default (DuckDB + local instance under
 `LEARNING_LOOP_HOME`), so every step is a run you can open in the web UI. The
@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
+from learning_loop.demo_active import run_active_learning
 from learning_loop.orchestration.runner import run_job
 from learning_loop.settings import LANDING_KINDS, Settings
 from learning_loop.views.common import known_projects
@@ -29,25 +28,6 @@ SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 def _say(message: str) -> None:
     print(message, flush=True)
-
-
-@contextmanager
-def _ticking(label: str, every: float = 15.0) -> Iterator[None]:
-    """Print `label … Ns` every `every` seconds while a long run is going, so the demo shows progress."""
-    done = threading.Event()
-    started = time.monotonic()
-
-    def tick() -> None:
-        while not done.wait(every):
-            _say(f"      … {label} ({time.monotonic() - started:.0f}s)")
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 def copy_sample_to_landing(settings: Settings, sample: Path = SAMPLE_DIR) -> int:
@@ -68,14 +48,13 @@ def run_demo(settings: Settings, fresh: bool = False, simulation: bool = True, d
     home = settings.home
     if fresh and home.exists():
         shutil.rmtree(home)
-    steps = 5 if simulation else 4
+    steps = 6 if simulation else 5
     _say(f"learning-loop demo — runtime state in {home}")
     _say(f"[1/{steps}] copying sample files into {settings.landing_dir()} …")
     _say(f"      {copy_sample_to_landing(settings)} new files")
 
     _say(f"[2/{steps}] ingesting the landing zone (Dagster job ingest_landing) …")
-    with _ticking("ingesting"):
-        ingest = run_job("ingest_landing", settings=settings)
+    ingest = run_job("ingest_landing", settings=settings, progress="      ingesting")
     ledger = ingest.materializations.get("ingested_files", {})
     _say(
         f"      {ledger.get('files_loaded', 0)} files loaded, {ledger.get('files_rejected', 0)} rejected, "
@@ -90,8 +69,8 @@ def run_demo(settings: Settings, fresh: bool = False, simulation: bool = True, d
         return 1
     first, last = span
     _say(f"[3/{steps}] materialising daily partitions {first} .. {last} in one run (job update_stats) …")
-    with _ticking("materialising daily partitions"):
-        run_job("update_stats", settings=settings, partition_range=(first.isoformat(), last.isoformat()))
+    run_job("update_stats", settings=settings, partition_range=(first.isoformat(), last.isoformat()),
+            progress="      materialising daily partitions")
 
     _say(f"[4/{steps}] summary")
     rejected = wh.query_df("SELECT kind, file_name, reason FROM ingested_files WHERE status = 'rejected' ORDER BY 1, 2")
@@ -113,15 +92,21 @@ def run_demo(settings: Settings, fresh: bool = False, simulation: bool = True, d
                 f"{r['caption_density_bucket']} captions / {r['ending_type']}"
             )
     _say(f"      sample-data walk-through done in {time.monotonic() - started:.1f}s")
+    _say(f"[5/{steps}] active learning (runbook 003): labels → bundle → approval → 10 % canary → guard → audit log …")
+    run_active_learning(settings, _say)
     if simulation:
         from learning_loop.simulate.session import simulate
 
         _say(
-            f"[5/{steps}] closed-loop simulation: {days} days in which the platform plans against a hidden world "
+            f"[6/{steps}] closed-loop simulation: {days} days in which the platform plans against a hidden world "
             "(`learning-loop simulate`; skip with --no-simulation) …"
         )
         simulate(settings, days=days, seed=seed, jobs_per_day=5, warmup_days=7, say=lambda m: _say(f"      {m}"))
-    _say(f"done in {time.monotonic() - started:.1f}s. Open the runs in the web UI: `learning-loop ui` → http://127.0.0.1:3000")
+    _say(
+        f"done in {time.monotonic() - started:.1f}s. Open the runs in the web UI: "
+        f"`LEARNING_LOOP_START_DATE={first} LEARNING_LOOP_END_DATE={last + timedelta(days=1)} learning-loop ui` "
+        "→ http://127.0.0.1:3000 (the two dates keep the partition bars to the sample data's days)"
+    )
     return 0
 
 

@@ -13,6 +13,7 @@ touching `os.environ`.
 | `LEARNING_LOOP_WAREHOUSE_URL` | `warehouse_url` | `duckdb:///$LEARNING_LOOP_HOME/warehouse.duckdb` |
 | `DAGSTER_HOME` | `dagster_home` | `$LEARNING_LOOP_HOME/dagster` |
 | `LEARNING_LOOP_START_DATE` | `start_date` | `2024-01-01` |
+| `LEARNING_LOOP_END_DATE` | `end_date` | none (partitions up to yesterday) |
 | `AB_TEST_SIGNIFICANCE_LEVEL` | `ab_test_significance_level` | 0.95 |
 | `LEARNING_LOOP_AB_MIN_N` | `ab_min_n` | 5 |
 | `LEARNING_LOOP_AB_MAX_DAYS` | `ab_max_days` | 28 |
@@ -21,10 +22,18 @@ touching `os.environ`.
 | `LEARNING_LOOP_PLAN_PROJECTS` | `plan_projects` | none (comma-separated) |
 | `LEARNING_LOOP_PLAN_COUNT` | `plan_count` | 5 |
 | `LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT` | `duckdb_lock_timeout_s` | 600 |
+| `LEARNING_LOOP_LANDING_SETTLE_SECONDS` | `landing_settle_s` | 10 (a landing file loads once unchanged this long; 0 = at once) |
 | `LEARNING_LOOP_SQL_DIR` | `sql_dir` | the package's `dbt_like_sql/` |
 | `LEARNING_LOOP_BUNDLE_MIN_NEW_LABELS` | `bundle_min_new_labels` | 20 (nightly bundle training) |
 | `LEARNING_LOOP_BUNDLE_AUTO_PROPOSE` | `bundle_auto_propose` | on (nightly bundles proposed as `system`) |
 | `LEARNING_LOOP_ALLOW_SAME_OPERATOR_APPROVAL` | `allow_same_operator_approval` | off (single-operator installs) |
+| `OPENAI_API_KEY`, `LEARNING_LOOP_LLM_BASE_URL`, `LEARNING_LOOP_LLM_MODEL` | `openai_api_key`, `llm_base_url`, `llm_model` | none (prompt optimization skipped) |
+| `LEARNING_LOOP_LLM_TIMEOUT`, `LEARNING_LOOP_LLM_MAX_RETRIES` | `llm_timeout_s`, `llm_max_retries` | 60 s, 3 |
+| `RAG_TRAINING_MIN_SAMPLES` | `rag_training_min_samples` | 1000 |
+| `FEEDBACK_RETENTION_DAYS` | `feedback_retention_days` | 180 |
+| `LEARNING_LOOP_SMTP_HOST`, `_PORT`, `_FROM`, `_TO` | `smtp_*` | unset (weekly report not mailed), 25, `learning-loop@localhost`, none |
+| `LEARNING_LOOP_EXECUTOR` | `executor` | `in_process` (`multiprocess`, `celery`) |
+| `LEARNING_LOOP_CELERY_BROKER`, `_BACKEND`, `_QUEUE` | `celery_*` | `pyamqp://guest@127.0.0.1//`, `rpc://`, `dagster` |
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ VIDEO_LANDING_KINDS: tuple[str, ...] = ("videos", "metrics")
 FEED_LANDING_KINDS: tuple[str, ...] = ("labels", "judgments", "decisions")
 #: Every landing kind, in processing order (`$LEARNING_LOOP_HOME/landing/<kind>/`).
 LANDING_KINDS: tuple[str, ...] = VIDEO_LANDING_KINDS + FEED_LANDING_KINDS
+#: Executors a deployment can pick with `LEARNING_LOOP_EXECUTOR`.
+EXECUTORS: tuple[str, ...] = ("in_process", "multiprocess", "celery")
 
 
 def _env(name: str) -> Any:
@@ -63,6 +74,7 @@ class Settings(BaseSettings):
     warehouse_url_raw: str | None = _env("LEARNING_LOOP_WAREHOUSE_URL")
     dagster_home_raw: str | None = _env("DAGSTER_HOME")
     start_date_raw: str | None = _env("LEARNING_LOOP_START_DATE")
+    end_date_raw: str | None = _env("LEARNING_LOOP_END_DATE")
     ab_level_raw: str | None = _env("AB_TEST_SIGNIFICANCE_LEVEL")
     ab_min_n_raw: str | None = _env("LEARNING_LOOP_AB_MIN_N")
     ab_max_days_raw: str | None = _env("LEARNING_LOOP_AB_MAX_DAYS")
@@ -71,10 +83,28 @@ class Settings(BaseSettings):
     plan_projects_raw: str | None = _env("LEARNING_LOOP_PLAN_PROJECTS")
     plan_count_raw: str | None = _env("LEARNING_LOOP_PLAN_COUNT")
     duckdb_lock_timeout_raw: str | None = _env("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT")
+    landing_settle_raw: str | None = _env("LEARNING_LOOP_LANDING_SETTLE_SECONDS")
     sql_dir_raw: str | None = _env("LEARNING_LOOP_SQL_DIR")
     bundle_min_new_labels_raw: str | None = _env("LEARNING_LOOP_BUNDLE_MIN_NEW_LABELS")
     bundle_auto_propose_raw: str | None = _env("LEARNING_LOOP_BUNDLE_AUTO_PROPOSE")
     allow_same_operator_approval_raw: str | None = _env("LEARNING_LOOP_ALLOW_SAME_OPERATOR_APPROVAL")
+    # background learning jobs (SPEC §13, runbook 002)
+    openai_api_key_raw: str | None = _env("OPENAI_API_KEY")
+    llm_base_url_raw: str | None = _env("LEARNING_LOOP_LLM_BASE_URL")
+    llm_model_raw: str | None = _env("LEARNING_LOOP_LLM_MODEL")
+    llm_timeout_raw: str | None = _env("LEARNING_LOOP_LLM_TIMEOUT")
+    llm_max_retries_raw: str | None = _env("LEARNING_LOOP_LLM_MAX_RETRIES")
+    rag_training_min_samples_raw: str | None = _env("RAG_TRAINING_MIN_SAMPLES")
+    feedback_retention_days_raw: str | None = _env("FEEDBACK_RETENTION_DAYS")
+    smtp_host_raw: str | None = _env("LEARNING_LOOP_SMTP_HOST")
+    smtp_port_raw: str | None = _env("LEARNING_LOOP_SMTP_PORT")
+    smtp_from_raw: str | None = _env("LEARNING_LOOP_SMTP_FROM")
+    smtp_to_raw: str | None = _env("LEARNING_LOOP_SMTP_TO")
+    # distributed execution (learning_loop/orchestration/executor.py)
+    executor_raw: str | None = _env("LEARNING_LOOP_EXECUTOR")
+    celery_broker_raw: str | None = _env("LEARNING_LOOP_CELERY_BROKER")
+    celery_backend_raw: str | None = _env("LEARNING_LOOP_CELERY_BACKEND")
+    celery_queue_raw: str | None = _env("LEARNING_LOOP_CELERY_QUEUE")
     cwd: str = Field(default_factory=lambda: str(Path.cwd()))
 
     @field_validator("*", mode="before")
@@ -95,10 +125,11 @@ class Settings(BaseSettings):
     @classmethod
     def for_home(cls, home: Path, **overrides: str) -> Settings:
         """Settings of a self-contained runtime folder (the simulator's): its own
-        DuckDB warehouse and Dagster instance, nothing read from the environment."""
+        DuckDB warehouse and Dagster instance, nothing read from the environment. Its landing
+        files are written whole by the same program, so they load at once (settle window 0)."""
         home = Path(home).resolve()
         values = {"home_raw": str(home), "warehouse_url_raw": f"duckdb:///{home / 'warehouse.duckdb'}",
-                  "dagster_home_raw": str(home / "dagster"), **overrides}
+                  "dagster_home_raw": str(home / "dagster"), "landing_settle_raw": "0", **overrides}
         fields = {name: None for name in cls.model_fields}
         fields.update(values, cwd=str(home))
         return cls.model_construct(**fields)
@@ -143,12 +174,33 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def end_date(self) -> str | None:
+        """`LEARNING_LOOP_END_DATE`: the day after the last daily partition (exclusive), for a deployment
+        over historical data such as the sample data; unset, partitions run up to yesterday."""
+        if not self.end_date_raw:
+            return None
+        try:
+            end = date.fromisoformat(self.end_date_raw)
+        except ValueError:
+            raise SettingsError(f"LEARNING_LOOP_END_DATE must be YYYY-MM-DD, got {self.end_date_raw!r}") from None
+        if end <= date.fromisoformat(self.start_date):
+            raise SettingsError(f"LEARNING_LOOP_END_DATE {end} must be after LEARNING_LOOP_START_DATE {self.start_date}")
+        return end.isoformat()
+
+    @property
     def sql_dir(self) -> Path | None:
         return Path(self.sql_dir_raw) if self.sql_dir_raw else None
 
     @property
     def duckdb_lock_timeout_s(self) -> float:
         return _number("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT", self.duckdb_lock_timeout_raw, 600.0, minimum=0.0)
+
+    @property
+    def landing_settle_s(self) -> float:
+        """`LEARNING_LOOP_LANDING_SETTLE_SECONDS`: a landing file is loaded (and seen by the sensors) only
+        once its size and modification time have not changed for this many seconds, so a file still
+        being written is never loaded half (default 10; 0 loads at once)."""
+        return _number("LEARNING_LOOP_LANDING_SETTLE_SECONDS", self.landing_settle_raw, 10.0, minimum=0.0)
 
     # ------------------------------------------------------------------ experiments (SPEC §6)
 
@@ -204,6 +256,81 @@ class Settings(BaseSettings):
     def allow_same_operator_approval(self) -> bool:
         """Allow approving a proposal made from the same OS user@host (single-operator installs, demos)."""
         return _flag("LEARNING_LOOP_ALLOW_SAME_OPERATOR_APPROVAL", self.allow_same_operator_approval_raw, False)
+
+    # ------------------------------------------------------------------ background learning jobs (SPEC §13)
+
+    @property
+    def openai_api_key(self) -> str | None:
+        """`OPENAI_API_KEY` (a local OpenAI-compatible server may need none: then any value works)."""
+        return self.openai_api_key_raw
+
+    @property
+    def llm_base_url(self) -> str | None:
+        """`LEARNING_LOOP_LLM_BASE_URL`: an OpenAI-compatible endpoint (`.../v1`); unset with a key = OpenAI's."""
+        return self.llm_base_url_raw.strip() if self.llm_base_url_raw else None
+
+    @property
+    def llm_model(self) -> str | None:
+        return self.llm_model_raw.strip() if self.llm_model_raw else None
+
+    @property
+    def llm_timeout_s(self) -> float:
+        return _number("LEARNING_LOOP_LLM_TIMEOUT", self.llm_timeout_raw, 60.0, minimum=0.1)
+
+    @property
+    def llm_max_retries(self) -> int:
+        return _whole("LEARNING_LOOP_LLM_MAX_RETRIES", self.llm_max_retries_raw, 3, minimum=0)
+
+    @property
+    def rag_training_min_samples(self) -> int:
+        return _whole("RAG_TRAINING_MIN_SAMPLES", self.rag_training_min_samples_raw, 1000, minimum=1)
+
+    @property
+    def feedback_retention_days(self) -> int:
+        return _whole("FEEDBACK_RETENTION_DAYS", self.feedback_retention_days_raw, 180, minimum=1)
+
+    @property
+    def smtp_host(self) -> str | None:
+        """`LEARNING_LOOP_SMTP_HOST`: unset = the weekly report is not mailed (default)."""
+        return self.smtp_host_raw.strip() if self.smtp_host_raw else None
+
+    @property
+    def smtp_port(self) -> int:
+        return _whole("LEARNING_LOOP_SMTP_PORT", self.smtp_port_raw, 25, minimum=1)
+
+    @property
+    def smtp_from(self) -> str:
+        return (self.smtp_from_raw or "learning-loop@localhost").strip()
+
+    @property
+    def smtp_to(self) -> list[str]:
+        return [a.strip() for a in (self.smtp_to_raw or "").split(",") if a.strip()]
+
+    # ------------------------------------------------------------------ distributed execution
+
+    @property
+    def executor(self) -> str:
+        """`LEARNING_LOOP_EXECUTOR`: how the code location's runs execute their steps:
+        `in_process` (default), `multiprocess` (one process per step) or `celery` (steps on Celery workers)."""
+        value = (self.executor_raw or "in_process").strip().lower().replace("-", "_")
+        if value not in EXECUTORS:
+            raise SettingsError(f"LEARNING_LOOP_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {self.executor_raw!r}")
+        return value
+
+    @property
+    def celery_broker(self) -> str:
+        """`LEARNING_LOOP_CELERY_BROKER`: the Celery broker URL (default RabbitMQ on this machine)."""
+        return (self.celery_broker_raw or "pyamqp://guest@127.0.0.1//").strip()
+
+    @property
+    def celery_backend(self) -> str:
+        """`LEARNING_LOOP_CELERY_BACKEND`: the Celery result backend (default `rpc://`, over the broker)."""
+        return (self.celery_backend_raw or "rpc://").strip()
+
+    @property
+    def celery_queue(self) -> str:
+        """`LEARNING_LOOP_CELERY_QUEUE`: the queue steps are sent to and workers listen on (default `dagster`)."""
+        return (self.celery_queue_raw or "dagster").strip()
 
 
 def _flag(name: str, raw: str | None, default: bool) -> bool:

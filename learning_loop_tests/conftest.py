@@ -23,6 +23,21 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 PG_ENV = "LEARNING_LOOP_TEST_PG_URL"
+# Tests write whole landing files and ingest them at once: no settle window (deployments wait 10 s,
+# see ingestion/landing.py). A test that needs the window passes `landing_settle_s` itself.
+os.environ.setdefault("LEARNING_LOOP_LANDING_SETTLE_SECONDS", "0")
+
+
+@pytest.fixture(autouse=True)
+def _no_dagster_state_storage_left_behind() -> Iterator[None]:
+    """Dagster keeps "the current definitions-state storage" in a context variable that an instance's or an
+    evaluation context's `__enter__` sets; a test that leaves one behind (a context not closed, an
+    instance disposed elsewhere) would make every later `Definitions` resolution in this worker fail
+    with "undefined DagsterInstance weakref". Each test starts and ends without one."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
 
 
 def _pg_admin_url() -> str:

@@ -217,7 +217,11 @@ def test_stats_json_shape(updated: dict, capsys: pytest.CaptureFixture):
     assert latest["partition_date"] == "2024-01-05"
     assert latest["scored_videos"] == 7
     assert latest["mean_reward"] == pytest.approx(0.5)
-    assert set(latest["top_recipe"]) >= {"recipe_hash", "avg_reward", "scored_videos"}
+    assert set(latest["top_recipe"]) >= {"recipe_hash", "avg_reward", "scored_videos", "score", "preset"}
+    # one truth per number: stats' top recipe is the first one `recipes` lists
+    assert main(["recipes", "--project", "proj-a", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recipes"][0]["recipe_hash"] == latest["top_recipe"]["recipe_hash"]
+    assert "mean_reward_last_7d" in latest and "mean_reward_prior_7d" in latest
     loaded = payload["ingestion"]["loaded"]
     assert loaded == {"files": 2, "rows_loaded": 32, "rows_quarantined": 2}
     assert all(isinstance(v, int) for v in loaded.values())
@@ -275,6 +279,10 @@ BAD_INPUT = [
     (["update-stats", "--date", _today().date().isoformat(), "--json"], "not complete yet"),  # today is incomplete
     (["update-stats", "--date", "2024-01-05", "--days", "0", "--json"], "--days"),
     (["update-stats", "--date", "2024-01-05", "--days", "-3"], "--days"),
+    (["recipes", "--project", "proj-a", "--limit", "-1"], "--limit must be at least 1"),
+    (["update-stats", "--date", "2024-01-05", "--days", "abc"], "invalid int value"),  # a usage error: one line too
+    (["recipes"], "--project"),
+    (["no-such-command"], "invalid choice"),
 ]
 
 
@@ -349,3 +357,47 @@ def test_project_with_metrics_only_is_unknown_and_not_listed_as_known(
     err = capsys.readouterr().err
     assert "unknown project 'metrics-only'" in err
     assert "known projects: with-video)" in err
+
+
+def test_read_only_commands_on_a_new_home_create_nothing(tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path / "new-home"
+    monkeypatch.setenv("LEARNING_LOOP_HOME", str(home))
+    monkeypatch.delenv("LEARNING_LOOP_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for argv in (["recipes", "--project", "nosuch"], ["stats", "--project", "nosuch"],
+                 ["experiments", "--project", "nosuch", "--json"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "learning-loop ingest" in err, err
+    assert not (home / "warehouse.duckdb").exists()
+
+
+def test_topics_file_that_is_a_directory(ingested: dict, tmp_path: Path, capsys):
+    assert main(["plan-next", "--project", "proj-a", "--topics-file", str(tmp_path), "--count", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory" in err and err.count("\n") == 1
+
+
+def test_unreachable_postgres_is_found_before_any_run(
+    ingested: dict, instance: dg.DagsterInstance, capsys, monkeypatch: pytest.MonkeyPatch
+):
+    before = instance.get_runs_count()
+    monkeypatch.setenv("LEARNING_LOOP_WAREHOUSE_URL", "postgresql://nobody@127.0.0.1:1/nowhere")
+    assert main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("learning-loop: error: cannot connect to PostgreSQL warehouse") and err.count("\n") == 1
+    monkeypatch.undo()
+    assert instance.get_runs_count() == before
+
+
+def test_root_cause_is_the_first_error_not_the_cleanup_error():
+    from learning_loop.orchestration.runner import root_cause
+
+    class Err:
+        def __init__(self, message, cause=None, context=None):
+            self.message, self.cause, self.context = message, cause, context
+
+    # the error raised while cleaning up names the first one through `context`
+    first = Err("psycopg2.OperationalError: terminating connection due to administrator command\nmore")
+    wrapped = Err("dagster wrapper", cause=Err("InterfaceError: connection already closed", context=first))
+    assert root_cause(wrapped) == "psycopg2.OperationalError: terminating connection due to administrator command"

@@ -23,9 +23,11 @@ from learning_loop.views.common import require_project
 from learning_loop.views.recipes import data_date_range
 
 
+TITLE = "the daily loop (runbook 000)"
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     check_warehouse_url(args)
-    outcome = launch(args, "ingest_landing")
+    outcome = launch(args, "ingest_landing", progress="ingesting the landing zone")
     summary = {k: v for k, v in outcome.materializations.get("ingested_files", {}).items() if k != "files"}
     payload = {"run_id": outcome.run_id, **summary}
     emit(
@@ -51,7 +53,10 @@ def cmd_update_stats(args: argparse.Namespace) -> int:
         raise BadInput(f"--days must be between 1 and 3650, got {args.days}")
     day = partition_date(args, args.date)
     check_warehouse_url(args)
-    outcome = launch(args, "update_stats", partition_key=day.isoformat(), run_config=_reward_run_config(args.days))
+    outcome = launch(
+        args, "update_stats", partition_key=day.isoformat(), run_config=_reward_run_config(args.days),
+        progress=f"update_stats {day}",
+    )
     payload = {
         "run_id": outcome.run_id,
         "partition_date": day.isoformat(),
@@ -91,7 +96,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     last = min(span[1], yesterday()) if span else None
     if not args.no_stats and first and last and first <= last:
         print(f"materialising daily partitions {first} .. {last} in one run …", file=sys.stderr)
-        stats = launch(args, 
+        stats = launch(
+            args,
             "update_stats",
             partition_range=(first.isoformat(), last.isoformat()),
             run_config=_reward_run_config(args.days),

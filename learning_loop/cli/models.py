@@ -11,6 +11,8 @@ from learning_loop.views.models import arms_view, predictors_view
 TOP_COEFFICIENTS = 6  # largest |weight| shown per version in text output
 
 
+TITLE = "learnt arms and predictors (runbook 004)"
+
 def render_arms(p: dict[str, Any]) -> str:
     if p["partition_date"] is None:
         return (f"no bandit arms for {p['project_id']} yet: run `learning-loop update-stats --date D` "

@@ -17,6 +17,8 @@ from learning_loop.views.common import require_project
 from learning_loop.views.planning import experiments_view, recommendations_view
 
 
+TITLE = "planning and experiments (runbooks 000, 001)"
+
 def _check_count(count: int) -> None:
     if not MIN_COUNT <= count <= MAX_COUNT:
         raise BadInput(f"--count must be between {MIN_COUNT} and {MAX_COUNT}, got {count}")

@@ -5,15 +5,27 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from learning_loop.cli.common import AddCommand, emit, fmt, warehouse
+from learning_loop.cli.common import AddCommand, BadInput, emit, fmt, warehouse
 from learning_loop.views.planning import planning_stats
 from learning_loop.views.recipes import recipes_view, stats_view
 
 
+TITLE = "reviewing results (runbook 000)"
+
 def cmd_recipes(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise BadInput(f"--limit must be at least 1, got {args.limit}")
     payload = recipes_view(warehouse(args), args.project, limit=args.limit)
     emit(args, payload, _render_recipes)
     return 0
+
+
+def recipe_text(r: dict[str, Any]) -> str:
+    """A recipe as an operator reads it."""
+    return (
+        f"{r['preset']} {r['hook_type']} {r['scene_count']} scenes wpm={r['narration_wpm_bucket']} "
+        f"captions={r['caption_density_bucket']} ending={r['ending_type']}"
+    )
 
 
 def _render_recipes(p: dict[str, Any]) -> str:
@@ -24,10 +36,7 @@ def _render_recipes(p: dict[str, Any]) -> str:
     )
     lines = [head, f"{'#':>2} {'score':>6} {'avg':>6} {'best':>6} {'scored':>6} {'used':>5}  recipe"]
     for i, r in enumerate(p["recipes"], start=1):
-        recipe = (
-            f"{r['preset']} {r['hook_type']} {r['scene_count']} scenes wpm={r['narration_wpm_bucket']} "
-            f"captions={r['caption_density_bucket']} ending={r['ending_type']}"
-        )
+        recipe = recipe_text(r)
         lines.append(
             f"{i:>2} {fmt(r.get('score')):>6} {fmt(r.get('avg_reward')):>6} {fmt(r.get('best_reward')):>6} "
             f"{fmt(r.get('scored_videos')):>6} {fmt(r.get('times_used')):>5}  {recipe}"
@@ -53,13 +62,15 @@ def _render_stats(p: dict[str, Any]) -> str:
     ]
     if latest["partition_date"]:
         lines.append(
-            f"  latest partition {latest['partition_date']}: {latest['scored_videos']} scored videos, "
-            f"mean reward {fmt(latest['mean_reward'])}"
+            f"  latest partition {latest['partition_date']}: {latest['scored_videos']} scored videos; mean reward "
+            f"of the last 7 days' videos {fmt(latest['mean_reward_last_7d'])} (7 days before: "
+            f"{fmt(latest['mean_reward_prior_7d'])}; rewards are percentiles, 0.5 on average over the window)"
         )
         if latest["top_recipe"]:
             top = latest["top_recipe"]
             lines.append(
-                f"  top recipe {top['recipe_hash'][:12]}… avg reward {fmt(top['avg_reward'])} over {top['scored_videos']} videos"
+                f"  top recipe (as ranked by `recipes`): {recipe_text(top)} — score {fmt(top['score'])}, "
+                f"avg reward {fmt(top['avg_reward'])} over {top['scored_videos']} videos"
             )
     else:
         lines.append("  no recipe stats yet: run `learning-loop update-stats --date D` or `backfill`")

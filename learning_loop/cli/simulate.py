@@ -10,6 +10,8 @@ from learning_loop.cli.common import AddCommand, emit, settings_of
 from learning_loop.simulate.session import simulate
 
 
+TITLE = "watching the loop learn"
+
 def _say(message: str) -> None:
     print(message, flush=True)
 

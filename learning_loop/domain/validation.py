@@ -4,6 +4,11 @@ Input: a frame whose values are the file's raw text (None for an empty cell)
 plus the 1-based data row number. Output: the rows that pass, typed and
 normalised, and the rows that fail with the first rule each broke. Nothing is
 dropped: `len(valid) + len(quarantined) == len(raw)`.
+
+Every kind also has the rule "text PostgreSQL cannot store" (a NUL byte,
+`\x00`, in any text value kept): checked last, the same on every backend, so
+one warehouse never loads a row the other would refuse. Reasons are made
+storable too (`storable_text`); the raw row is JSON, which escapes NUL.
 """
 
 from __future__ import annotations
@@ -95,6 +100,8 @@ KEY_COLUMNS = {
     "judgments": ("agent", "example_id", "judge"),
     "decisions": ("agent", "decision_id"),
 }
+#: Characters a text value may not hold: PostgreSQL's text type cannot store NUL.
+UNSTORABLE_CHARACTERS = ("\x00",)
 #: Largest count stored exactly: numbers are parsed as float64, whose integers are exact up to 2**53.
 MAX_COUNT = 2**53
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
@@ -106,11 +113,61 @@ class Validated:
     quarantined: pd.DataFrame  # row_number, reason, raw (JSON text)
 
 
+def storable_text(text: str) -> str:
+    """`text` with the characters no backend may store written as escapes (`\\x00`)."""
+    for char in UNSTORABLE_CHARACTERS:
+        text = text.replace(char, char.encode("unicode_escape").decode("ascii"))
+    return text
+
+
 def _clean_text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     text = value.strip() if isinstance(value, str) else str(value)
     return text or None
+
+
+#: A value whose first and last characters match this cannot change when stripped.
+_PLAIN_ENDS = r"^[\pL\pN].*[\pL\pN]$|^[\pL\pN]$"
+
+
+def clean_text_column(values: pd.Series) -> pd.Series:
+    """`_clean_text` of every value (stripped text, None for empty or missing), vectorised: only
+    values that start or end with something other than a letter or digit are stripped in Python."""
+    return _clean_column(values)[0]
+
+
+def _clean_column(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """(`clean_text_column(values)`, which cleaned values hold a character no backend can store)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (TypeError, ValueError, pa.ArrowException):  # not all text: value by value
+        cleaned = pd.Series([_clean_text(v) for v in values], index=values.index, dtype=object)
+        holds = np.array([isinstance(v, str) and any(c in v for c in UNSTORABLE_CHARACTERS) for v in cleaned], dtype=bool)
+        return cleaned, holds
+    holds = np.zeros(len(values), dtype=bool)
+    for char in UNSTORABLE_CHARACTERS:
+        holds |= pc.fill_null(pc.match_substring(array, char), False).to_numpy(zero_copy_only=False)
+    plain = pc.match_substring_regex(array, _PLAIN_ENDS).to_numpy(zero_copy_only=False)
+    plain = np.asarray(plain, dtype=object)
+    out = values.astype(object).to_numpy(copy=True)
+    missing = pd.isna(plain)
+    out[missing] = None
+    needs = np.flatnonzero(~missing & (plain == False))  # noqa: E712 - element-wise on an object array
+    for i in needs:
+        out[i] = out[i].strip() or None
+    return pd.Series(out, index=values.index, dtype=object), holds
+
+
+def _lower_each(text: pd.Series) -> pd.Series:
+    """Lower-case text, computed once per distinct value."""
+    distinct = text.dropna().unique()
+    if len(distinct) == 0:
+        return text
+    return text.map({v: v.lower() for v in distinct}).astype(object).where(text.notna(), None)
 
 
 class _Rules:
@@ -119,35 +176,58 @@ class _Rules:
     def __init__(self, raw: pd.DataFrame) -> None:
         self.raw = raw
         self.reason = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+        self._open = np.ones(len(raw), dtype=bool)  # rows without a reason yet
+        self._texts: dict[str, pd.Series] = {}
+        self._unstorable: dict[str, np.ndarray] = {}
+        self._present: dict[str, pd.Series] = {}
 
-    def fail(self, mask: pd.Series, reason: str | pd.Series) -> None:
-        mask = mask.fillna(False).astype(bool) & self.reason.isna()
-        if mask.any():
-            if isinstance(reason, pd.Series):
+    def fail(self, mask: pd.Series, reason: str | pd.Series, detail: pd.Series | None = None) -> None:
+        """Rows of `mask` without a reason yet fail with `reason` (+ their `detail` text, if given)."""
+        values = mask.to_numpy() if mask.dtype == bool else mask.fillna(False).astype(bool).to_numpy()
+        chosen = values & self._open
+        if chosen.any():
+            self._open &= ~chosen
+            mask = pd.Series(chosen, index=self.reason.index)
+            if detail is not None:
+                self.reason[mask] = reason + detail[mask].astype(str)
+            elif isinstance(reason, pd.Series):
                 self.reason[mask] = reason[mask]
             else:
                 self.reason[mask] = reason
 
     def text(self, column: str) -> pd.Series:
         """Stripped text; None for a missing column, an empty cell or a null."""
-        if column not in self.raw.columns:
-            return pd.Series([None] * len(self.raw), index=self.raw.index, dtype=object)
-        return pd.Series([_clean_text(v) for v in self.raw[column]], index=self.raw.index, dtype=object)
+        if column not in self._texts:
+            if column in self.raw.columns:
+                self._texts[column], self._unstorable[column] = _clean_column(self.raw[column])
+            else:
+                self._texts[column] = pd.Series([None] * len(self.raw), index=self.raw.index, dtype=object)
+            self._present[column] = self._texts[column].notna()
+        return self._texts[column].copy()
+
+    def present(self, column: str) -> pd.Series:
+        """Whether `text(column)` has a value (computed once per column)."""
+        self.text(column)
+        return self._present[column]
 
     def required(self, columns: tuple[str, ...]) -> None:
         for column in columns:
-            self.fail(self.text(column).isna(), f"required value missing: {column}")
+            self.fail(~self.present(column), f"required value missing: {column}")
 
     def number(self, column: str, *, count: bool = False) -> pd.Series:
         """Parse a numeric column; unparsable, non-finite and negative-count rows fail."""
         text = self.text(column)
-        present = text.notna()
-        lowered = text.map(lambda v: v.lower() if isinstance(v, str) else None)
-        non_finite = present & lowered.isin(_NON_FINITE)
-        parsed = pd.to_numeric(text.where(~non_finite, None), errors="coerce").astype("float64")
+        present = self.present(column)
+        if not present.any():  # an absent optional column: nothing to parse
+            return pd.Series(np.nan, index=self.raw.index, dtype="float64")
+        parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+        # only values that did not parse to a finite number can be spelled nan/inf/infinity
+        odd = present & (parsed.isna() | np.isinf(parsed))
+        non_finite = odd & _lower_each(text.where(odd, None)).isin(_NON_FINITE)
+        parsed = parsed.where(~non_finite)
         non_finite |= present & np.isinf(parsed)
         self.fail(non_finite, f"non-finite number in {column}")
-        self.fail(present & parsed.isna(), f"unparsable number in {column}: " + text.astype(str))
+        self.fail(present & parsed.isna(), f"unparsable number in {column}: ", text)
         if count:
             self.fail(present & (parsed < 0), f"negative count in {column}")
             self.fail(present & (parsed.notna()) & (parsed % 1 != 0), f"count is not a whole number in {column}")
@@ -158,25 +238,37 @@ class _Rules:
         """ISO-8601; no offset means UTC. Returned naive in UTC."""
         text = self.text(column)
         parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
-        self.fail(text.notna() & parsed.isna(), f"unparsable timestamp in {column}: " + text.astype(str))
+        self.fail(text.notna() & parsed.isna(), f"unparsable timestamp in {column}: ", text)
         return parsed.dt.tz_localize(None).astype("datetime64[us]")
 
     def choice(self, column: str, allowed: tuple[str, ...]) -> pd.Series:
-        text = self.text(column).map(lambda v: v.lower() if isinstance(v, str) else None)
-        self.fail(text.notna() & ~text.isin(allowed), f"unknown {column}: " + text.astype(str))
+        if not self.present(column).any():
+            return self.text(column)
+        text = _lower_each(self.text(column))
+        self.fail(text.notna() & ~text.isin(allowed), f"unknown {column}: ", text)
         return text
 
     def agent(self, column: str = "agent") -> pd.Series:
         """An agent name, kept as written; anything not `[a-z][a-z0-9_]*` fails."""
         text = self.text(column)
-        bad = text.map(lambda v: isinstance(v, str) and AGENT_PATTERN.fullmatch(v) is None)
-        self.fail(bad, f"invalid {column} name (expected [a-z][a-z0-9_]*): " + text.astype(str))
+        distinct = {v: AGENT_PATTERN.fullmatch(v) is None for v in text.dropna().unique()}
+        bad = text.map(distinct).eq(True)
+        self.fail(bad, f"invalid {column} name (expected [a-z][a-z0-9_]*): ", text)
         return text
 
     def in_range(self, column: str, values: pd.Series, low: float, high: float) -> None:
         self.fail(values.notna() & ((values < low) | (values > high)), f"{column} outside [{low:g}, {high:g}]")
 
+    def unstorable(self, typed: pd.DataFrame) -> None:
+        """Text values PostgreSQL cannot store (a NUL byte) fail, on every backend. Every text value
+        kept comes from `text(column)` (as is, lower- or upper-cased) under its own column name."""
+        for column in typed.columns:
+            holds = self._unstorable.get(column)
+            if holds is not None and holds.any():
+                self.fail(pd.Series(holds, index=self.reason.index), f"text PostgreSQL cannot store in {column}: NUL byte (\\x00)")
+
     def split(self, typed: pd.DataFrame) -> Validated:
+        self.unstorable(typed)
         bad = self.reason.notna()
         raw_json = self.raw.loc[bad].drop(columns=["row_number"]).apply(
             lambda row: json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False, default=str), axis=1
@@ -184,7 +276,7 @@ class _Rules:
         quarantined = pd.DataFrame(
             {
                 "row_number": self.raw.loc[bad, "row_number"].astype("int64"),
-                "reason": self.reason[bad].astype(str),
+                "reason": self.reason[bad].astype(str).map(storable_text),
                 "raw": raw_json if bad.any() else pd.Series([], dtype=object),
             }
         ).reset_index(drop=True)
@@ -208,8 +300,11 @@ def validate_videos(raw: pd.DataFrame) -> Validated:
     rules.required(VIDEO_REQUIRED)
     published_at = rules.timestamp("published_at")
 
-    preset = rules.text("preset").map(lambda v: v.upper() if isinstance(v, str) else None)
-    rules.fail(preset.map(lambda v: isinstance(v, str) and not PRESET_PATTERN.match(v)), "invalid preset")
+    preset_text = rules.text("preset")
+    uppers = {v: v.upper() for v in preset_text.dropna().unique()}
+    preset = preset_text.map(uppers).astype(object).where(preset_text.notna(), None)
+    invalid = {v: not PRESET_PATTERN.match(v) for v in uppers.values()}
+    rules.fail(preset.map(invalid).eq(True), "invalid preset")
     hook_type = rules.choice("hook_type", HOOK_TYPES)
     ending_type = rules.choice("ending_type", ENDING_TYPES)
     scene_count = rules.number("scene_count")
@@ -251,13 +346,15 @@ def validate_videos(raw: pd.DataFrame) -> Validated:
     )
     result = rules.split(typed)
     valid = result.valid
-    valid["topic_hash"] = valid["topic"].map(topic_hash)
+    topics = {t: topic_hash(t) for t in valid["topic"].dropna().unique()}  # each distinct value once
+    valid["topic_hash"] = valid["topic"].map(topics)
     has_recipe = valid[list(RECIPE_FIELDS)].notna().all(axis=1)
     valid["recipe_hash"] = None
     if has_recipe.any():
-        valid.loc[has_recipe, "recipe_hash"] = valid.loc[has_recipe, list(RECIPE_FIELDS)].apply(
-            lambda row: recipe_hash(row.to_dict()), axis=1
-        )
+        recipes = valid.loc[has_recipe, list(RECIPE_FIELDS)]
+        codes, distinct = pd.MultiIndex.from_frame(recipes.astype(object)).factorize()  # hash each recipe once
+        hashes = np.array([recipe_hash(dict(zip(RECIPE_FIELDS, row))) for row in distinct], dtype=object)
+        valid.loc[has_recipe, "recipe_hash"] = hashes[codes]
     return Validated(valid=valid, quarantined=result.quarantined)
 
 
@@ -268,7 +365,9 @@ def _bucket(
     value = rules.number(number_col)
     rules.fail(value.notna() & (value < 0), f"negative {number_col}")
     given = rules.choice(bucket_col, allowed)
-    derived = value.map(lambda v: to_bucket(v) if pd.notna(v) and v >= 0 else None)
+    buckets = {v: to_bucket(v) for v in value.dropna().unique() if v >= 0}  # once per distinct value
+    derived = value.map(buckets).astype(object)
+    derived = derived.where(derived.notna(), None)
     rules.fail(given.notna() & derived.notna() & (given != derived), f"{bucket_col} disagrees with {number_col}")
     return value, given.where(given.notna(), derived)
 
@@ -351,7 +450,7 @@ def validate_labels(raw: pd.DataFrame) -> Validated:
     agent = rules.agent()
     source = rules.choice("source", LABEL_SOURCES)
     label = rules.number("label")
-    rules.fail(label.notna() & ~label.isin([0.0, 1.0]), "label is not 0 or 1: " + rules.text("label").astype(str))
+    rules.fail(label.notna() & ~label.isin([0.0, 1.0]), "label is not 0 or 1: ", rules.text("label"))
     labeled_at = rules.timestamp("labeled_at")
     confidence = rules.number("confidence")
     rules.in_range("confidence", confidence, *CONFIDENCE_RANGE)

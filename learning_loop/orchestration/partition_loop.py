@@ -3,15 +3,20 @@
 Each partition is written in its own transaction: the asset's `write` replaces
 the partition's rows (delete, insert) and reports its numbers, then the asset's
 partition checks run inside the same transaction, so they see exactly what was
-written. Progress is logged without flooding the event log. The result turns
-into the asset's `MaterializeResult` with the check results combined over all
-partitions of the run.
+written. Progress is logged without flooding the event log.
+
+The asset yields `run.results(...)`: first the run's `MaterializeResult` (run
+totals and the check results combined over all partitions), then one
+`AssetMaterialization` per partition with that partition's own numbers. Those
+come last, so they are each partition's latest materialization and the UI's
+Plots tab (by partition) shows every day's value, also after a single-run
+backfill of many days.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -38,6 +43,7 @@ class PartitionWrite:
 
 @dataclass
 class DailyRun:
+    asset_key: dg.AssetKey
     keys: list[str]
     writes: list[PartitionWrite]
     check_outcomes: dict[str, list[PartitionCheck]]
@@ -49,17 +55,30 @@ class DailyRun:
     def check_results(self) -> list[dg.AssetCheckResult]:
         return [combine_check_results(name, outcomes) for name, outcomes in self.check_outcomes.items()]
 
-    def materialize_result(self, **extra: Any) -> dg.MaterializeResult:
-        """Run-level metadata: partitions in the run, rows written, the last partition's numbers."""
-        metadata: dict[str, Any] = {
-            "partitions_in_run": len(self.keys),
-            "last_partition": self.keys[-1],
-            "rows_written": sum(w.rows for w in self.writes),
-            "dagster/row_count": self.last.rows,
-            **plottable(self.last.metrics),
-            **extra,
-        }
-        return dg.MaterializeResult(metadata=metadata, check_results=self.check_results())
+    def results(self, **extra: Any) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
+        """The run's result (totals and the checks), then each partition's own numbers.
+
+        A run of one partition carries that partition's numbers itself. A range's run-level result
+        (recorded by Dagster for every partition of the range) carries only the run's totals, so the
+        UI's plots show each partition's own numbers and nothing repeated across the range."""
+        single = len(self.keys) == 1
+        yield dg.MaterializeResult(
+            metadata={
+                "partitions_in_run": len(self.keys),
+                "last_partition": self.keys[-1],
+                "rows_written": sum(w.rows for w in self.writes),
+                **({"dagster/row_count": self.last.rows, **plottable(self.last.metrics)} if single else {}),
+                **extra,
+            },
+            check_results=self.check_results(),
+        )
+        if not single:
+            for key, written in zip(self.keys, self.writes):
+                yield dg.AssetMaterialization(
+                    asset_key=self.asset_key,
+                    partition=key,
+                    metadata={"dagster/row_count": written.rows, **plottable(written.metrics)},
+                )
 
 
 def plottable(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,7 +127,7 @@ def write_daily_partitions(
             writes.append(written)
             if log_progress(index, len(keys)):
                 context.log.info(f"{label} {key} ({index}/{len(keys)}): {written.rows} rows{written.log}")
-    return DailyRun(keys, writes, outcomes)
+    return DailyRun(context.asset_key, keys, writes, outcomes)
 
 
 def combine_check_results(check_name: str, outcomes: list[PartitionCheck]) -> dg.AssetCheckResult:

@@ -6,7 +6,9 @@ import dagster as dg
 
 from learning_loop.orchestration.location import LOCATION_SETTINGS
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date=LOCATION_SETTINGS.start_date, timezone="UTC")
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=LOCATION_SETTINGS.start_date, end_date=LOCATION_SETTINGS.end_date, timezone="UTC"
+)
 single_run = dg.BackfillPolicy.single_run()
 # single-run backfills are what makes `dagster asset materialize --partition-range` work; the
 # beta notice about the parameter would print on every load of the code location

@@ -8,6 +8,8 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from learning_loop.domain.experiments import ExperimentRules
+from learning_loop.orchestration.llm import LLMResource
+from learning_loop.orchestration.mail import MailerResource
 from learning_loop.settings import Settings
 from learning_loop.stores.models import GateConfig
 from learning_loop.warehouse.backend import Warehouse, open_warehouse
@@ -42,6 +44,11 @@ class RuntimeResource(dg.ConfigurableResource):
     bundle_min_new_labels: int = 20
     bundle_auto_propose: bool = True
     allow_same_operator_approval: bool = False
+    rag_training_min_samples: int = 1000
+    feedback_retention_days: int = 180
+    #: seconds a landing file must be unchanged before it loads (`LEARNING_LOOP_LANDING_SETTLE_SECONDS`;
+    #: the deployment default, 10, comes from the settings; 0 here for resources built by hand)
+    landing_settle_s: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RuntimeResource:
@@ -57,6 +64,9 @@ class RuntimeResource(dg.ConfigurableResource):
             bundle_min_new_labels=settings.bundle_min_new_labels,
             bundle_auto_propose=settings.bundle_auto_propose,
             allow_same_operator_approval=settings.allow_same_operator_approval,
+            rag_training_min_samples=settings.rag_training_min_samples,
+            feedback_retention_days=settings.feedback_retention_days,
+            landing_settle_s=settings.landing_settle_s,
         )
 
     def experiment_rules(self) -> ExperimentRules:
@@ -83,6 +93,8 @@ def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(url=settings.warehouse_url, lock_timeout_s=settings.duckdb_lock_timeout_s),
         "runtime": RuntimeResource.from_settings(settings),
+        "llm": LLMResource.from_settings(settings),
+        "mailer": MailerResource.from_settings(settings),
     }
 
 
@@ -93,5 +105,10 @@ def location_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]
     if settings.warehouse_url_from_env:
         resources["warehouse"] = WarehouseResource(
             url=dg.EnvVar("LEARNING_LOOP_WAREHOUSE_URL"), lock_timeout_s=settings.duckdb_lock_timeout_s
+        )
+    if settings.openai_api_key:
+        resources["llm"] = LLMResource(
+            base_url=settings.llm_base_url, api_key=dg.EnvVar("OPENAI_API_KEY"), model=settings.llm_model,
+            timeout_s=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
         )
     return resources

@@ -78,4 +78,7 @@ class PlatformAdapter:
     def materialise_report(self, csv_path: Path, png_path: Path | None, day: date) -> None:
         """Record the report's latest day as `simulation_report` metadata (plotted per simulated day)."""
         config = {"report_csv": str(csv_path), "plot_png": str(png_path) if png_path else ""}
-        self.run("simulation_report_job", day, run_config={"ops": {"simulation_report": {"config": config}}})
+        self.run(
+            "simulation_report_job", day, partition_key=day.isoformat(),
+            run_config={"ops": {"simulation_report": {"config": config}}},
+        )

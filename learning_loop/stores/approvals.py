@@ -11,6 +11,11 @@ that every apply has exactly one `applied` row).
 
 The `prepare_*` functions do the same checks without writing, so the CLI can
 refuse bad input before it launches a run.
+
+Prompt bundles (`domain.active_learning.prompt_bundles`) are proposed like any
+bundle: their diff is the prompt diff, no bound applies (they change no
+threshold), and they can only be proposed while the stable bundle is still
+the one they were built on.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pandas as pd
 from learning_loop.domain.active_learning import approvals as domain
 from learning_loop.domain.active_learning.approvals import Approval, ApprovalError
 from learning_loop.domain.active_learning.examples import utc_naive
+from learning_loop.domain.active_learning.prompt_bundles import is_prompt_bundle
 from learning_loop.domain.canaries import Transition, apply_bundle
 from learning_loop.stores import audit
 from learning_loop.stores import bundles as bundle_store
@@ -114,6 +120,11 @@ def save(tx: Transaction, approval: Approval) -> None:
     tx.insert_df("approvals", pd.DataFrame([record]))
 
 
+def _not_before(at: datetime, earlier: datetime, what: str) -> None:
+    if _naive(at) < _naive(earlier):
+        raise ApprovalError(f"--as-of {_naive(at).isoformat()}Z is before {what} at {_naive(earlier).isoformat()}Z")
+
+
 # ---------------------------------------------------------------------------------------------- propose
 
 
@@ -123,6 +134,7 @@ def prepare_proposal(
     """The new pending approval (diff against the stable bundle, recommendation with the agent's
     bounds), checked but not written."""
     bundle = bundle_store.require(source, bundle_id, agent)
+    _not_before(at, bundle_store.created_at(source, bundle_id) or _naive(at), f"bundle {bundle_id} was created")
     open_ = source.query_df(
         "SELECT approval_id, status FROM approvals WHERE bundle_id = :b AND status IN ('pending', 'approved')",
         {"b": bundle_id},
@@ -133,11 +145,20 @@ def prepare_proposal(
         )
     if canary_store.load(source, agent).stable_bundle_id == bundle_id:
         raise ApprovalError(f"bundle {bundle_id} is already the stable bundle of {agent}")
+    prompt = is_prompt_bundle(bundle)
+    if prompt:
+        stable_id = canary_store.load(source, agent).stable_bundle_id
+        if bundle.base_bundle_id != stable_id:
+            raise ApprovalError(
+                f"prompt bundle {bundle_id} was built on stable bundle {bundle.base_bundle_id or 'none'}, but the "
+                f"stable bundle of {agent} is now {stable_id or 'none'}; create a new one with bundles from-prompt"
+            )
     config = agent_config(home, agent)
     approval = domain.propose(
         agent=agent, bundle_id=bundle_id, proposer=proposer, ran_as=ran_as, at=_naive(at),
         diff=bundle_store.diff(source, bundle), training_count=bundle.training_count,
-        thresholds=bundle.thresholds, bounds=config.bounds,
+        # a prompt bundle keeps its base's (= the stable bundle's) thresholds: bounds apply to none of them
+        thresholds={} if prompt else bundle.thresholds, bounds=config.bounds,
     )
     if source.scalar("SELECT count(*) FROM approvals WHERE approval_id = :a", {"a": approval.approval_id}):
         raise ApprovalError(f"approval {approval.approval_id} already exists")
@@ -174,6 +195,7 @@ def prepare_decision(
 ) -> Decision:
     """The decided approval (`action` approve or reject), checked but not written."""
     current = load(source, approval_id)
+    _not_before(at, current.created_at, f"approval {approval_id} was created")
     if action == "approve":
         decided = domain.approve(current, who, rationale, ran_as, _naive(at), check_ran_as=not allow_same_operator)
         same = bool(
@@ -212,6 +234,8 @@ def decide(
 def prepare_apply(source: Source, approval_id: str, *, canary_percent: int, at: datetime) -> tuple[Approval, Transition]:
     """The applied approval and the deployment transition, checked but not written."""
     current = load(source, approval_id)
+    if current.decided_at is not None:
+        _not_before(at, current.decided_at, f"approval {approval_id} was {current.status}")
     applied = domain.apply(current, canary_percent, _naive(at))
     transition = apply_bundle(canary_store.load(source, current.agent), current.bundle_id, canary_percent, at)
     return applied, transition

@@ -2,9 +2,10 @@
 
 A bundle row holds the SPEC fields for quick views and `record`, the JSON of
 the whole `TrainedBundle` (pickled model, held-out ids, the snapshot that
-reproduces it). `train` and `upload` write the row and its audit row
-(`bundle_created`, `bundle_uploaded`) in the caller's transaction; bundles
-never change once written (a bundle id is never reused).
+reproduces it). `train`, `upload` and `create_prompt_bundle` write the row and
+its audit row (`bundle_created`, `bundle_uploaded`, `bundle_created` with kind
+prompt) in the caller's transaction; bundles never change once written (a
+bundle id is never reused). Prompt bundles: `domain.active_learning.prompt_bundles`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ import pandas as pd
 
 from learning_loop.domain.active_learning.bundles import BundleUploadError, manual_bundle, parse_upload, validate_uploaded_bundle
 from learning_loop.domain.active_learning.examples import utc_naive
+from learning_loop.domain.active_learning.prompt_bundles import (
+    TRAINING_RUN_KIND,
+    PromptBundleError,
+    is_prompt_bundle,
+    prompt_bundle,
+    prompt_diff,
+    prompt_reverted_change,
+    system_prompt_of,
+)
 from learning_loop.domain.active_learning.training import (
     DEFAULT_MIN_EXAMPLES,
     MODEL_TYPES,
@@ -33,6 +43,7 @@ from learning_loop.domain.active_learning.training import (
 from learning_loop.domain.validation import AGENT_PATTERN, expand_features
 from learning_loop.stores import audit
 from learning_loop.stores import canaries as canary_store
+from learning_loop.stores import training_runs
 from learning_loop.stores.agents import agent_config, known_agents
 from learning_loop.warehouse.backend import Transaction, Warehouse
 
@@ -137,10 +148,25 @@ def row(source: Source, bundle_id: str) -> dict[str, Any] | None:
     return values
 
 
+def created_at(source: Source, bundle_id: str) -> datetime | None:
+    value = source.scalar("SELECT created_at FROM bundles WHERE bundle_id = :b", {"b": bundle_id})
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
 def stable(source: Source, agent: str) -> TrainedBundle | None:
     """The agent's stable bundle (None before its first bundle became stable)."""
     dep = canary_store.load(source, agent)
     return load(source, dep.stable_bundle_id) if dep.stable_bundle_id else None
+
+
+def threshold_base(source: Source, agent: str) -> TrainedBundle | None:
+    """The bundle whose thresholds and model are in force: the stable bundle, or, when that is a
+    prompt bundle, the (non-prompt) bundle it was built on (None when there is none)."""
+    bundle, seen = stable(source, agent), set()
+    while is_prompt_bundle(bundle) and bundle.base_bundle_id and bundle.bundle_id not in seen:  # type: ignore[union-attr]
+        seen.add(bundle.bundle_id)  # type: ignore[union-attr]
+        bundle = load(source, bundle.base_bundle_id)  # type: ignore[union-attr]
+    return None if is_prompt_bundle(bundle) else bundle
 
 
 def save(tx: Transaction, bundle: TrainedBundle, *, at: datetime, created_by: str, ran_as: str) -> None:
@@ -252,7 +278,7 @@ def prepare_upload(
     known = known_agents(source, home)
     if agent not in known:
         raise BundleUploadError(f"unknown agent {agent!r} (no labels, bundles or agents/{agent}.yaml)")
-    base = stable(source, agent)
+    base = threshold_base(source, agent)  # the stable bundle; under a stable prompt bundle, the bundle it was built on
     config = agent_config(home, agent)
     known_params = set(base.thresholds) if base is not None else None
     agent, thresholds = validate_uploaded_bundle(doc, known, known_params, config.bounds)
@@ -281,5 +307,108 @@ def upload(
 
 
 def diff(source: Source, bundle: TrainedBundle) -> dict[str, Any]:
-    """SPEC §10 diff of a bundle against its agent's stable bundle, on the bundle's held-out examples."""
-    return diff_bundles(bundle, stable(source, bundle.agent))
+    """SPEC §10 diff of a bundle against its agent's stable bundle, on the bundle's held-out examples.
+
+    A prompt bundle: `prompt_diff` (the `system_prompt` change; accuracy_delta = token-F1 of the
+    variant − the current prompt's, from its training run). Another bundle while a prompt bundle is
+    stable: compared with the bundle that prompt bundle was built on, plus a `system_prompt` change
+    (new None: its deployment goes back to the configured prompt)."""
+    current = stable(source, bundle.agent)
+    if is_prompt_bundle(bundle):
+        return prompt_diff(bundle, current)
+    reverted = prompt_reverted_change(bundle, current)
+    if reverted is None:
+        return diff_bundles(bundle, current)
+    result = diff_bundles(bundle, threshold_base(source, bundle.agent))
+    result["changes"] = sorted([*result["changes"], reverted], key=lambda c: c["param"])
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- prompt bundles
+
+
+class UnknownTrainingRun(ValueError):
+    """No training run with that (Dagster) run id."""
+
+
+def prompt_training_run(source: Source, training_run_id: str, agent: str | None = None) -> dict[str, Any]:
+    """The `pending_review` prompt-optimization training run recorded by run `training_run_id`
+    (for `agent` when the run covered several agents); a one-line ValueError otherwise."""
+    rows = training_runs.of_run(source, training_run_id)
+    if not rows:
+        raise UnknownTrainingRun(f"unknown training run {training_run_id!r}")
+    kinds = sorted({str(r["kind"]) for r in rows})
+    if TRAINING_RUN_KIND not in kinds:
+        raise PromptBundleError(f"training run {training_run_id} is {', '.join(kinds)}, not {TRAINING_RUN_KIND}")
+    rows = [r for r in rows if r["kind"] == TRAINING_RUN_KIND]
+    if agent:
+        if agent not in {r["agent"] for r in rows}:
+            agents = ", ".join(sorted(str(r["agent"]) for r in rows if r["agent"])) or "none"
+            raise PromptBundleError(f"training run {training_run_id} has no row for agent {agent} (agents: {agents})")
+        rows = [r for r in rows if r["agent"] == agent]
+    pending = [r for r in rows if r["status"] == "pending_review"]
+    if not pending:
+        r = rows[0]
+        who = f" for {r['agent']}" if r["agent"] else ""
+        raise PromptBundleError(
+            f"training run {training_run_id}{who} is {r['status']}, not pending_review"
+            + (f" ({r['reason']})" if r["reason"] else "")
+        )
+    agents = sorted({str(r["agent"]) for r in pending})
+    if len(agents) > 1:
+        raise PromptBundleError(
+            f"training run {training_run_id} has results for several agents ({', '.join(agents)}); choose one with --agent"
+        )
+    if len(pending) > 1:
+        raise PromptBundleError(
+            f"training run {training_run_id} has {len(pending)} pending_review rows for {agents[0]} "
+            "(a retried step); run prompt optimization again"
+        )
+    return pending[0]
+
+
+def prepare_prompt_bundle(
+    source: Source, *, training_run_id: str, agent: str | None = None, variant: str | None = None, at: datetime
+) -> TrainedBundle:
+    """The prompt bundle of a training run's variant (default: its best by token-F1), checked, not written.
+
+    Its base is the agent's stable bundle. Refused when the stable bundle is a prompt bundle whose
+    prompt is not the one the run measured as `current` (the diff would not be fair)."""
+    run = prompt_training_run(source, training_run_id, agent)
+    agent = str(run["agent"])
+    if _naive(at) < _naive(run["created_at"]):
+        raise PromptBundleError(
+            f"--as-of {_naive(at).isoformat()}Z is before training run {training_run_id} "
+            f"({_naive(run['created_at']).isoformat()}Z)"
+        )
+    base = stable(source, agent)
+    current = (run["details"].get("prompts") or {}).get("current")
+    if is_prompt_bundle(base) and system_prompt_of(base) != current:
+        raise PromptBundleError(
+            f"training run {training_run_id} scored its variants against another prompt than the stable prompt "
+            f"bundle {base.bundle_id} of {agent}; set that prompt in agents/{agent}.yaml and run prompt "  # type: ignore[union-attr]
+            "optimization again"
+        )
+    bundle = prompt_bundle(agent=agent, training_run_id=training_run_id, details=run["details"], variant=variant,
+                           at=_naive(at), base=base)
+    if source.scalar("SELECT count(*) FROM bundles WHERE bundle_id = :b", {"b": bundle.bundle_id}):
+        raise DuplicateBundle(f"bundle {bundle.bundle_id} already exists; bundles are never overwritten")
+    return bundle
+
+
+def create_prompt_bundle(
+    tx: Transaction, *, training_run_id: str, agent: str | None = None, variant: str | None = None, at: datetime,
+    actor: str, ran_as: str, run_id: str | None = None,
+) -> TrainedBundle:
+    """Store the prompt bundle of a training run's variant and log `bundle_created` (kind prompt)."""
+    bundle = prepare_prompt_bundle(tx, training_run_id=training_run_id, agent=agent, variant=variant, at=at)
+    save(tx, bundle, at=at, created_by=actor, ran_as=ran_as)
+    snap = bundle.snapshot
+    audit.append(
+        tx, at=at, agent=bundle.agent, action="bundle_created", actor=actor, ran_as=ran_as, run_id=run_id,
+        details={"kind": "prompt", "bundle_id": bundle.bundle_id, "model_type": bundle.model_type,
+                 "training_run_id": training_run_id, "variant": snap["variant"],
+                 "training_count": bundle.training_count, "accuracy": bundle.accuracy,
+                 "accuracy_metric": snap["accuracy_metric"], "base_bundle_id": bundle.base_bundle_id},
+    )
+    return bundle

@@ -20,16 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from learning_loop.domain.active_learning.agents import (
-    AgentConfig,
-    AgentConfigError,
-    default_agent_config,
-    parse_agent_config,
-)
+from learning_loop.domain.active_learning.agents import AgentConfig
 from learning_loop.domain.canaries import Deployment, GuardConfig, Transition
-from learning_loop.stores import audit
+from learning_loop.stores import agents, audit
 from learning_loop.warehouse.backend import Transaction, Warehouse
 
 _COLUMNS = ("agent", "stable_bundle_id", "canary_bundle_id", "canary_percent", "deployed_at", "percent_since",
@@ -129,17 +123,8 @@ def decision_marks(source: Transaction | Warehouse, agents: list[str]) -> dict[s
 
 
 def agent_config(home: str | Path, agent: str) -> AgentConfig:
-    """``$LEARNING_LOOP_HOME/agents/<agent>.yaml`` parsed (defaults when the file is absent).
-
-    Raises ``AgentConfigError`` (a ValueError) naming the file for an unreadable or invalid file."""
-    path = Path(home) / "agents" / f"{agent}.yaml"
-    if not path.is_file():
-        return default_agent_config(agent)
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise AgentConfigError(f"{path}: cannot read: {str(exc).splitlines()[0]}") from None
-    return parse_agent_config(agent, doc, source=str(path))
+    """``$LEARNING_LOOP_HOME/agents/<agent>.yaml`` (defaults without a file; see ``stores.agents``)."""
+    return agents.agent_config(home, agent)
 
 
 def guard_config(base: GuardConfig, agent_cfg: AgentConfig) -> GuardConfig:

@@ -59,7 +59,7 @@ def latest_partition(source: Transaction | Warehouse, as_of: datetime | None = N
         stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
         params["day"] = stamp.date()  # D + 1 day (00:00) <= as_of  <=>  D < as_of's date
     value = source.scalar(f"SELECT max(partition_date) FROM judge_weights {where}", params)
-    if value is None or (not isinstance(value, (date, datetime)) and pd.isna(value)):
+    if value is None or pd.isna(value):
         return None
     return pd.Timestamp(value).date()
 

@@ -37,6 +37,8 @@ class TopicsFileError(ValueError):
 def read_topics_file(path: str | Path, max_chars: int = MAX_TOPIC_CHARS) -> list[str]:
     """Lines of a UTF-8 topics file, validated: exists, decodes, not empty after cleaning, no overlong line."""
     path = Path(path)
+    if path.is_dir():
+        raise TopicsFileError(f"topics file is a directory, not a file: {path}")
     if not path.is_file():
         raise TopicsFileError(f"topics file not found: {path}")
     try:

@@ -6,6 +6,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
+
 from learning_loop.domain.planning import PlanRequest
 from learning_loop.domain.ranking import rank_recipes
 from learning_loop.stores.planning import job_extras, make_plan
@@ -31,14 +33,20 @@ def experiments_view(wh: Warehouse, project: str, status: str | None = None) -> 
     return {"project_id": project, "status": status, "experiments": records(frame)}
 
 
+def _latest_video(wh: Warehouse, project: str):
+    value = wh.scalar("SELECT max(published_at) FROM videos WHERE project_id = :p", {"p": project})
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
 def planning_stats(wh: Warehouse, project: str) -> dict[str, Any]:
     """Batch and experiment numbers for `stats` (runbook: success rate, explore share, backlog)."""
     batches = wh.query_df(
         "SELECT count(*) AS batches, coalesce(sum(jobs_created), 0) AS jobs_created, "
         "coalesce(sum(jobs_completed), 0) AS jobs_completed, coalesce(sum(explore_count), 0) AS explore, "
-        "count(*) FILTER (WHERE jobs_created > 0 AND jobs_completed >= jobs_created) AS complete, "
+        "count(*) FILTER (WHERE jobs_created > 0 AND jobs_completed >= jobs_created AND as_of < :latest) AS complete, "
+        "count(*) FILTER (WHERE jobs_created > 0 AND as_of < :latest) AS due, "
         "max(as_of) AS last_batch_at FROM planned_batches WHERE project_id = :p",
-        {"p": project},
+        {"p": project, "latest": _latest_video(wh, project)},
     ).iloc[0]
     experiments = wh.query_df(
         "SELECT status, winner, count(*) AS n FROM experiments WHERE project_id = :p GROUP BY status, winner",
@@ -54,7 +62,9 @@ def planning_stats(wh: Warehouse, project: str) -> dict[str, Any]:
             "batches": n_batches,
             "jobs_created": created,
             "jobs_completed": int(batches["jobs_completed"]),
-            "batch_success_rate": (int(batches["complete"]) / n_batches) if n_batches else None,
+            # over batches planned before the newest video arrived (the only ones whose jobs could be done);
+            # None (printed "-") while there are none
+            "batch_success_rate": (int(batches["complete"]) / int(batches["due"])) if int(batches["due"]) else None,
             "explore_share": (int(batches["explore"]) / created) if created else None,
             "last_batch_at": records(batches.to_frame().T)[0]["last_batch_at"],
         },

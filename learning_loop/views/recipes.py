@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
 
+from learning_loop.domain.asof import as_of
 from learning_loop.domain.ranking import shrunk_reward
 from learning_loop.domain.recipe import RECIPE_FIELDS
 from learning_loop.views.common import plain, records, require_project
@@ -66,20 +67,23 @@ def stats_view(wh: Warehouse, project: str) -> dict[str, Any]:
     latest: dict[str, Any] = {"partition_date": None}
     if partition is not None:
         row = wh.query_df(
-            "SELECT count(*) AS scored_videos, avg(reward) AS mean_reward, max(reference_size) AS reference_size "
+            "SELECT count(*) AS scored_videos, avg(reward) AS mean_reward, max(reference_size) AS reference_size, "
+            "avg(reward) FILTER (WHERE published_at >= :w1) AS last_7d, "
+            "avg(reward) FILTER (WHERE published_at < :w1 AND published_at >= :w2) AS prior_7d "
             "FROM percentile_rewards WHERE project_id = :p AND partition_date = :d",
-            {**p, "d": partition},
+            {**p, "d": partition, "w1": as_of(partition) - timedelta(days=7), "w2": as_of(partition) - timedelta(days=14)},
         ).iloc[0]
-        top = wh.query_df(
-            "SELECT recipe_hash, avg_reward, scored_videos FROM recipe_stats WHERE project_id = :p "
-            "AND partition_date = :d AND avg_reward IS NOT NULL ORDER BY avg_reward DESC, recipe_hash LIMIT 1",
-            {**p, "d": partition},
-        )
+        ranked = recipes_view(wh, project, limit=1)["recipes"]
         latest = {
             "partition_date": partition.isoformat(),
             "scored_videos": int(row["scored_videos"]),
+            # mid-rank percentiles average 0.5 over the whole window by construction; what moves is
+            # the last 7 days' videos against the 7 days before
             "mean_reward": plain(row["mean_reward"]),
-            "top_recipe": records(top)[0] if not top.empty else None,
+            "mean_reward_last_7d": plain(row["last_7d"]),
+            "mean_reward_prior_7d": plain(row["prior_7d"]),
+            # the same ranking as `recipes` and the planner (shrunk reward)
+            "top_recipe": ranked[0] if ranked else None,
         }
     ledger = wh.query_df(
         "SELECT status, count(*) AS files, coalesce(sum(rows_loaded), 0) AS rows_loaded, "

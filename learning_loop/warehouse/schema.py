@@ -134,6 +134,10 @@ INGESTED_FILES = Table(
         ("rows_quarantined", "int"),
         ("reason", "text"),
         ("loaded_at", "ts"),
+        # the file's size and modification time when it was hashed (NULL when it was modified less than a
+        # second before): an unchanged file is recognised without hashing it again (ingestion/landing.py)
+        ("size_bytes", "int"),
+        ("mtime_ns", "int"),
     ),
 )
 

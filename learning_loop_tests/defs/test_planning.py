@@ -219,6 +219,11 @@ def test_plan_next_and_recommendations_cli(cli_world, capsys):
     assert cli.main(["stats", "--project", P, "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["batches"]["batches"] == 1 and stats["batches"]["jobs_created"] == 3
+    # planned after the newest video: none of its jobs could be done yet, so there is no rate (printed "-")
+    assert stats["batches"]["batch_success_rate"] is None
+    assert cli.main(["stats", "--project", P]) == 0
+    text = capsys.readouterr().out
+    assert "success rate -," in text and "top recipe (as ranked by `recipes`): DARK_DYSTOPIAN_ANIME" in text
     assert isinstance(pd.Timestamp(stats["batches"]["last_batch_at"]), pd.Timestamp)
 
 

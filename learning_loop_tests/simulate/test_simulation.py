@@ -91,6 +91,10 @@ def test_three_day_simulation_runs_through_dagster(three_days):
                      "verdicts_correct", "seeds_policy_cumulative_regret", "uniform_cumulative_regret"):
             assert isinstance(latest[name].value, float), name
         assert latest["cumulative_regret"].value == pytest.approx(regrets[-1], abs=1e-6)
+        # partitioned by simulated day, so the UI plots by day rather than by wall-clock time
+        by_day = {r.partition_key: r.asset_materialization.metadata["cumulative_regret"].value for r in reports[::-1]}
+        assert sorted(by_day) == ["2024-02-01", "2024-02-02", "2024-02-03"]
+        assert [by_day[d] for d in sorted(by_day)] == pytest.approx(regrets, abs=1e-6)
 
         # the warehouse tables the simulator relies on were written by those runs
         for key in ("videos", "metric_snapshots", "video_jobs", "planned_batches"):

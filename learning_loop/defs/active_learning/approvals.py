@@ -7,7 +7,6 @@ transaction. After each change the op reports the `pending_approvals` check
 be run on its own from the UI.
 """
 
-from __future__ import annotations
 
 from typing import Any, Literal
 

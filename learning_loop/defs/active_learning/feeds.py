@@ -114,7 +114,7 @@ def feeds(context: dg.AssetExecutionContext, warehouse: WarehouseResource, runti
     if paused:
         context.log.warning(f"loading feeds although automatic loading is skipped ({paused})")
     root = runtime.landing_dir()
-    report = ingest_landing(wh, root, progress=context.log.info, kinds=kinds)
+    report = ingest_landing(wh, root, progress=context.log.info, kinds=kinds, settle_s=runtime.landing_settle_s)
     assert report.rows_read == report.rows_loaded + report.rows_quarantined, "row accounting broken"
     now = _now()
     for kind in kinds:
@@ -161,10 +161,12 @@ def feeds_nightly(context: dg.ScheduleEvaluationContext, warehouse: WarehouseRes
 def feeds_sensor(
     context: dg.SensorEvaluationContext, runtime: RuntimeResource, warehouse: WarehouseResource
 ) -> dg.SensorResult | dg.SkipReason:
-    fingerprint, count = landing_fingerprint(runtime.landing_dir(), FEED_LANDING_KINDS)
+    # only files unchanged for `landing_settle_s` seconds count: a half-written file requests no run
+    fingerprint, count, fresh = landing_fingerprint(runtime.landing_dir(), FEED_LANDING_KINDS, runtime.landing_settle_s)
     previous = json.loads(context.cursor) if context.cursor else {}
     if previous.get("fingerprint") == fingerprint:
-        return dg.SkipReason(f"no new or changed feed files ({count} files seen)")
+        waiting = f"; {fresh} still being written" if fresh else ""
+        return dg.SkipReason(f"no new or changed feed files ({count} files seen{waiting})")
     cursor = json.dumps({"fingerprint": fingerprint, "files": count})
     if count == 0:
         return dg.SensorResult(skip_reason=dg.SkipReason("no feed files in the landing zone"), cursor=cursor)

@@ -20,6 +20,7 @@ transaction, with the check that the posterior is consistent with the counts.
 """
 
 
+from collections.abc import Iterator
 import sys
 from datetime import date
 from typing import Any
@@ -183,7 +184,7 @@ def _best_arms(arms: pd.DataFrame) -> dict[str, Any]:
 )
 def bandit_arms(
     context: dg.AssetExecutionContext, config: BanditConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     excluded_total = 0
     last_arms = pd.DataFrame()
 
@@ -199,7 +200,7 @@ def bandit_arms(
     run = write_daily_partitions(
         context, warehouse.get(), TABLE, write, {CHECK_NAME: lambda tx, p: check_partition(tx, p, config)}
     )
-    return run.materialize_result(
+    yield from run.results(
         window_days=config.window_days,
         success_threshold=float(config.success_threshold),
         rows_excluded=excluded_total,

@@ -8,7 +8,6 @@ reports a materialization of `canaries`. An invalid transition raises, the run
 fails and nothing is written. Manual actions work while learning is paused.
 """
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
@@ -29,6 +28,7 @@ ACTION_OP = "canary_action_op"
 canaries_spec = dg.AssetSpec(
     "canaries",
     group_name=GROUP,
+    deps=["approvals"],
     kinds={warehouse_kind()},
     description="Per agent: the stable bundle and at most one canary (bundle, percent, deployed_at). "
     "Changed by approvals apply, canaries promote/rollback and the guard; every change has an audit_log row.",

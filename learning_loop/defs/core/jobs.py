@@ -3,12 +3,14 @@
 import dagster as dg
 
 from learning_loop.orchestration.partitions import DAILY_TAG_KEY, DAILY_TAG_VALUE
+from learning_loop.orchestration.retries import WAREHOUSE_RETRY
 
 update_stats_job = dg.define_asset_job(
     "update_stats",
     selection=dg.AssetSelection.tag(DAILY_TAG_KEY, DAILY_TAG_VALUE),
     description="Every daily asset (tagged learning_loop/cadence=daily): outcomes, rewards, recipe stats, "
     "verdicts, bandit arms and predictors for daily partitions.",
+    op_retry_policy=WAREHOUSE_RETRY,
 )
 
 backfill_recipes_job = dg.define_asset_job(

@@ -10,6 +10,8 @@ from datetime import date, datetime, timezone
 from functools import partial
 from typing import Any
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from learning_loop.defs.core.checks import MODEL_CHECKS, check_specs_for
@@ -79,9 +81,23 @@ def run_partition(tx: Transaction, model: SqlModel, partition: date, config: Rew
 
 
 def run_full_refresh(tx: Transaction, model: SqlModel) -> int:
+    """Replace the model's table. A row that was there before keeps its `registered_at`, so a
+    refresh that finds nothing new changes nothing a reader can see."""
+    keep = "registered_at" in model.columns
+    if keep:
+        tx.execute("CREATE TEMP TABLE __ll_registered AS SELECT project_id, recipe_hash, registered_at "
+                   f"FROM {model.name}")
     tx.execute(f"DELETE FROM {model.name}")
     params = {"registered_at": datetime.now(timezone.utc).replace(tzinfo=None)}
     tx.execute(f"INSERT INTO {model.name} ({', '.join(model.columns)}) {model.sql}", params)
+    if keep:
+        tx.execute(
+            f"UPDATE {model.name} SET registered_at = (SELECT o.registered_at FROM __ll_registered o "
+            f"WHERE o.project_id = {model.name}.project_id AND o.recipe_hash = {model.name}.recipe_hash) "
+            f"WHERE EXISTS (SELECT 1 FROM __ll_registered o WHERE o.project_id = {model.name}.project_id "
+            f"AND o.recipe_hash = {model.name}.recipe_hash)"
+        )
+        tx.execute("DROP TABLE __ll_registered")
     return int(tx.scalar(f"SELECT count(*) FROM {model.name}"))
 
 
@@ -111,7 +127,7 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
     @dg.asset(**common, partitions_def=daily_partitions, backfill_policy=single_run, tags=DAILY_TAG)
     def _daily(
         context: dg.AssetExecutionContext, config: RewardConfig, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
         run = write_daily_partitions(
             context,
             warehouse.get(),
@@ -119,7 +135,7 @@ def build_sql_asset(model: SqlModel) -> dg.AssetsDefinition:
             lambda tx, partition: run_partition(tx, model, partition, config),
             {check.__name__: partial(check, config=config) for check in MODEL_CHECKS.get(model.name, [])},
         )
-        return run.materialize_result()
+        yield from run.results()
 
     return _daily
 

@@ -5,7 +5,10 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 ab_analysis_job = dg.define_asset_job(
-    "ab_analysis", selection=dg.AssetSelection.assets("experiment_verdicts"), description="Re-evaluate experiment verdicts."
+    "ab_analysis",
+    selection=dg.AssetSelection.assets("experiment_verdicts"),
+    description="Re-evaluate experiment verdicts.",
+    tags={"dagster/max_runtime": str(30 * 60)},  # the runbook's 30-minute timeout (enforced by run monitoring)
 )
 
 

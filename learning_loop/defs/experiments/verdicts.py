@@ -1,6 +1,7 @@
 """Daily experiment verdicts (SPEC §6)."""
 
 import sys
+from collections.abc import Iterator
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timezone
 
@@ -107,7 +108,9 @@ def _record_decisions(tx: Transaction, verdicts: pd.DataFrame, partition) -> int
     description="Per experiment and day: n and mean reward per arm, effect with an anytime-valid interval, "
     "minimum detectable effect, winner and status (SPEC §6).",
 )
-def experiment_verdicts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def experiment_verdicts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     last = pd.DataFrame()
     decided = 0
 
@@ -120,7 +123,7 @@ def experiment_verdicts(context: dg.AssetExecutionContext, warehouse: WarehouseR
         return PartitionWrite(written, _summary(verdicts))
 
     run = write_daily_partitions(context, warehouse.get(), "experiment_verdicts", write)
-    return run.materialize_result(experiments=len(last), decided_in_run=decided)
+    yield from run.results(experiments=len(last), decided_in_run=decided)
 
 
 def _summary(verdicts: pd.DataFrame) -> dict[str, float]:

@@ -1,15 +1,16 @@
 """Ingestion stage: the landing zone becomes videos, metric_snapshots, quarantine and the ledger."""
 
 
-import hashlib
-import json
 from pathlib import Path
 
 import dagster as dg
 
+from learning_loop.domain import validation
+from learning_loop.ingestion import landing
+from learning_loop.ingestion.landing import ingest_landing
+from learning_loop.orchestration.code_version import code_version_of
 from learning_loop.orchestration.partitions import WAREHOUSE_POOL, warehouse_kind
 from learning_loop.orchestration.resources import RuntimeResource, WarehouseResource
-from learning_loop.ingestion.landing import ingest_landing, landing_files
 from learning_loop.settings import VIDEO_LANDING_KINDS
 
 INGESTED = ("videos", "metric_snapshots", "quarantine", "ingested_files")
@@ -23,7 +24,10 @@ _DESCRIPTIONS = {
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(name, group_name="ingestion", kinds={warehouse_kind(), "csv", "parquet"}, description=_DESCRIPTIONS[name])
+        dg.AssetSpec(
+            name, group_name="ingestion", kinds={warehouse_kind(), "csv", "parquet"}, description=_DESCRIPTIONS[name],
+            code_version=code_version_of(landing, validation),
+        )
         for name in INGESTED
     ],
     pool=WAREHOUSE_POOL,
@@ -32,7 +36,9 @@ def landing_zone(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     """Load every new or changed file of `$LEARNING_LOOP_HOME/landing/{videos,metrics}/`
     (the active-learning feeds load in their own job, `load_feeds`, which pausing stops)."""
     root = runtime.landing_dir()
-    report = ingest_landing(warehouse.get(), root, progress=context.log.info, kinds=VIDEO_LANDING_KINDS)
+    report = ingest_landing(
+        warehouse.get(), root, progress=context.log.info, kinds=VIDEO_LANDING_KINDS, settle_s=runtime.landing_settle_s
+    )
     summary = report.summary()
     assert report.rows_read == report.rows_loaded + report.rows_quarantined, "row accounting broken"
     common = {
@@ -58,10 +64,9 @@ def landing_zone(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     )
 
 
-def landing_fingerprint(root: Path, kinds: tuple[str, ...] = VIDEO_LANDING_KINDS) -> tuple[str, int]:
-    """A digest of the landing listing (name, size, mtime) of `kinds` and its file count."""
-    listing = []
-    for kind, path in landing_files(root, kinds):
-        stat = path.stat()
-        listing.append([kind, path.name, stat.st_size, stat.st_mtime_ns])
-    return hashlib.sha256(json.dumps(listing).encode()).hexdigest(), len(listing)
+def landing_fingerprint(
+    root: Path, kinds: tuple[str, ...] = VIDEO_LANDING_KINDS, settle_s: float = 0.0
+) -> tuple[str, int, int]:
+    """A digest of the listing (name, size, mtime) of the files of `kinds` unchanged for `settle_s`
+    seconds, their count, and the count of files still being written (see `ingestion.landing`)."""
+    return landing.landing_fingerprint(root, kinds, settle_s)

@@ -1,7 +1,10 @@
 """The plan_next_batch op job, the tables it writes and batch completion (SPEC §5)."""
 
+import sys
+
 import dagster as dg
 
+from learning_loop.orchestration.code_version import code_version_of
 from learning_loop.orchestration.partitions import WAREHOUSE_POOL, warehouse_kind
 from learning_loop.orchestration.resources import RuntimeResource, WarehouseResource
 from learning_loop.domain.planning import PlanRequest
@@ -125,6 +128,7 @@ def plan_next_batch():
     deps=["videos", "video_jobs"],
     kinds={warehouse_kind()},
     pool=WAREHOUSE_POOL,
+    code_version=code_version_of(sys.modules[__name__]),
     description="Marks jobs completed when a video with their job_id arrives; batch success rate.",
 )
 def batch_completion(warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -28,6 +28,7 @@ data arrived gives the same rows (except ``trained_at``, the wall-clock time).
 """
 
 
+from collections.abc import Iterator
 import json
 import math
 import sys
@@ -261,7 +262,7 @@ def _versions_table(versions: pd.DataFrame) -> list[dict[str, Any]]:
 )
 def predictor_coefficients(
     context: dg.AssetExecutionContext, config: PredictorConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
     last = pd.DataFrame()
 
     def prepare(wh: Warehouse, partition: date) -> pd.DataFrame:
@@ -281,7 +282,7 @@ def predictor_coefficients(
     run = write_daily_partitions(
         context, warehouse.get(), TABLE, write, {CHECK_NAME: check_partition}, prepare=prepare
     )
-    return run.materialize_result(
+    yield from run.results(
         window_days=config.window_days,
         min_rows=config.min_rows,
         versions=dg.MetadataValue.json(_versions_table(last) if len(last) else []),

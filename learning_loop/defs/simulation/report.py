@@ -1,17 +1,22 @@
 """The ``simulation_report`` asset (issue 5).
 
 `learning-loop simulate` writes its per-day report table (CSV) and, once per
-simulated day, materialises this asset through ``simulation_report_job``. The
-asset reads the table's last row and records the day's numbers as float
-metadata, so the Dagster UI plots them across materialisations (Assets →
-simulation_report → Plots): the platform's mean true reward and cumulative
+simulated day, materialises that day's partition of this asset through
+``simulation_report_job``. The asset reads the day's row and records its
+numbers as float metadata, so the Dagster UI plots them by simulated day
+(Assets → simulation_report → Plots): the platform's mean true reward and cumulative
 regret, the explore share, experiments decided and verdicts that matched the
 truth, and the baselines' regret. It touches no warehouse table.
 """
 
+import sys
 from pathlib import Path
 
 import dagster as dg
+
+from learning_loop.orchestration.code_version import code_version_of
+from learning_loop.orchestration.partitions import daily_partitions
+from learning_loop.simulate import report as sim_report
 
 SIMULATION_GROUP = "simulation"
 
@@ -38,8 +43,11 @@ def _markdown(rows: list[dict], columns: tuple[str, ...]) -> str:
 @dg.asset(
     group_name=SIMULATION_GROUP,
     kinds={"csv"},
-    description="The latest simulated day of `learning-loop simulate`: mean true reward, regret vs the oracle "
-    "and the baselines, explore share, experiments decided and verdicts that matched the truth.",
+    partitions_def=daily_partitions,
+    code_version=code_version_of(sys.modules[__name__], sim_report),
+    description="One simulated day of `learning-loop simulate` per partition (the simulated date), so the UI "
+    "plots by simulated day: mean true reward, regret vs the oracle and the baselines, explore share, "
+    "experiments decided and verdicts that matched the truth.",
 )
 def simulation_report(context: dg.AssetExecutionContext, config: SimulationReportConfig) -> dg.MaterializeResult:
     from learning_loop.simulate.report import METRIC_COLUMNS, read_csv
@@ -50,7 +58,11 @@ def simulation_report(context: dg.AssetExecutionContext, config: SimulationRepor
     rows = read_csv(path)
     if not rows:
         raise dg.Failure(f"simulation report {path} has no rows yet")
-    last = rows[-1]
+    day = context.partition_key
+    matching = [row for row in rows if str(row["day"]) == day]
+    if not matching:
+        raise dg.Failure(f"simulation report {path} has no row for simulated day {day}")
+    last = matching[-1]
     metadata: dict = {name: float(last[name]) for name in METRIC_COLUMNS if name in last}
     oracle = metadata.get("oracle_reward", 0.0)
     base = metadata.get("seeds_policy_cumulative_regret", 0.0)
@@ -62,7 +74,7 @@ def simulation_report(context: dg.AssetExecutionContext, config: SimulationRepor
         metadata["regret_plot"] = dg.MetadataValue.path(config.plot_png)
     metadata["last_days"] = dg.MetadataValue.md(
         _markdown(
-            rows[-7:],
+            [row for row in rows if str(row["day"]) <= day][-7:],
             ("day", "planned", "mean_true_reward", "cumulative_regret", "seeds_policy_cumulative_regret",
              "uniform_cumulative_regret", "experiments_decided", "verdicts_correct"),
         )
