@@ -50,7 +50,7 @@ DEFAULT_START_DATE = "2024-01-01"
 #: Landing kinds of the video loop (runbooks 000–002): loaded by `ingest_landing`, never paused.
 VIDEO_LANDING_KINDS: tuple[str, ...] = ("videos", "metrics")
 #: Landing kinds of active learning (runbook 003, SPEC §9): loaded by `load_feeds`, paused with learning.
-FEED_LANDING_KINDS: tuple[str, ...] = ("labels", "judgments", "decisions")
+FEED_LANDING_KINDS: tuple[str, ...] = ("labels", "judgments", "decisions", "retrieval_pairs")
 #: Every landing kind, in processing order (`$LEARNING_LOOP_HOME/landing/<kind>/`).
 LANDING_KINDS: tuple[str, ...] = VIDEO_LANDING_KINDS + FEED_LANDING_KINDS
 #: Executors a deployment can pick with `LEARNING_LOOP_EXECUTOR`.

@@ -1,4 +1,4 @@
-{{ config(partitioned='daily', description='Per video as of T = partition date + 1 day: views at publish + 6h (interpolated), the latest counters, engagement and follow-through (SPEC §4).') }}
+{{ config(partitioned='daily', description='Per video as of T = partition date + 1 day: views at publish + 6h (interpolated), the latest counters, engagement and follow-through (contract §5).') }}
 -- Parameters: :partition_date, :as_of (T). Only videos with published_at < T and
 -- snapshots with observed_at < T (and not before publish) are visible.
 WITH vids AS (

@@ -1,4 +1,4 @@
-{{ config(partitioned='daily', description='Mid-rank percentile rewards per project over the trailing window of mature videos (SPEC §4).') }}
+{{ config(partitioned='daily', description='Mid-rank percentile rewards per project over the trailing window of mature videos (contract §5).') }}
 -- Parameters: :partition_date, :as_of (T), :window_start (T - window), :window_days,
 -- :weight_avd, :weight_views_6h, :weight_engagement.
 -- pct_m(v) = (#{u: m(u) < m(v)} + 0.5 #{u: m(u) = m(v)}) / |R|

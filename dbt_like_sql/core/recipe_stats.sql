@@ -1,4 +1,4 @@
-{{ config(partitioned='daily', description='Per project and recipe as of T: all-time use and rewards over the window (SPEC §4).') }}
+{{ config(partitioned='daily', description='Per project and recipe as of T: all-time use and rewards over the window (contract §5).') }}
 -- Parameters: :partition_date, :as_of (T), :window_days.
 WITH used AS (
     SELECT project_id, recipe_hash,

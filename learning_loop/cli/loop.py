@@ -35,7 +35,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         payload,
         lambda p: (
             f"files: {p.get('files_loaded', 0)} loaded, {p.get('files_rejected', 0)} rejected, "
-            f"{p.get('files_skipped', 0)} already loaded\n"
+            f"{p.get('files_skipped', 0)} already loaded"
+            + (f", {p['files_pending']} still being written (loaded by a later run)" if p.get("files_pending") else "")
+            + "\n"
             f"rows: {p.get('rows_read', 0)} read = {p.get('rows_loaded', 0)} loaded + "
             f"{p.get('rows_quarantined', 0)} quarantined\n{ui_hint(p['run_id'])}"
         ),

@@ -76,6 +76,8 @@ JUDGMENT_REQUIRED = ("agent", "example_id", "judge", "score", "judged_at")
 JUDGMENT_OPTIONAL: tuple[str, ...] = ()
 DECISION_REQUIRED = ("agent", "decision_id", "bundle_id", "decided_at", "quality", "latency_ms")
 DECISION_OPTIONAL = ("route_key",)
+RETRIEVAL_REQUIRED = ("query", "document", "relevant", "observed_at")
+RETRIEVAL_OPTIONAL: tuple[str, ...] = ()
 
 REQUIRED_COLUMNS = {
     "videos": VIDEO_REQUIRED,
@@ -83,6 +85,7 @@ REQUIRED_COLUMNS = {
     "labels": LABEL_REQUIRED,
     "judgments": JUDGMENT_REQUIRED,
     "decisions": DECISION_REQUIRED,
+    "retrieval_pairs": RETRIEVAL_REQUIRED,
 }
 #: Named columns of each kind; for `labels` every `f_<name>` column is known too (see `is_known_column`).
 KNOWN_COLUMNS = {
@@ -91,6 +94,7 @@ KNOWN_COLUMNS = {
     "labels": LABEL_REQUIRED + LABEL_OPTIONAL,
     "judgments": JUDGMENT_REQUIRED + JUDGMENT_OPTIONAL,
     "decisions": DECISION_REQUIRED + DECISION_OPTIONAL,
+    "retrieval_pairs": RETRIEVAL_REQUIRED + RETRIEVAL_OPTIONAL,
 }
 #: Supersede key of each kind: a later row for the same key replaces an earlier one.
 KEY_COLUMNS = {
@@ -98,6 +102,8 @@ KEY_COLUMNS = {
     "metrics": ("project_id", "video_id", "observed_at"),
     "labels": ("agent", "example_id", "source"),
     "judgments": ("agent", "example_id", "judge"),
+    # the contract names no key for retrieval feedback: one observation of a (query, document) pair
+    "retrieval_pairs": ("query", "document", "observed_at"),
     "decisions": ("agent", "decision_id"),
 }
 #: Characters a text value may not hold: PostgreSQL's text type cannot store NUL.
@@ -519,12 +525,31 @@ def validate_decisions(raw: pd.DataFrame) -> Validated:
     return rules.split(typed)
 
 
+def validate_retrieval_pairs(raw: pd.DataFrame) -> Validated:
+    """Apply the retrieval-feedback rules (background jobs: `query`, `document`, `relevant` 0/1, `observed_at`)."""
+    rules = _Rules(raw)
+    rules.required(RETRIEVAL_REQUIRED)
+    relevant = rules.number("relevant")
+    rules.fail(relevant.notna() & ~relevant.isin([0.0, 1.0]), "relevant is not 0 or 1: " + rules.text("relevant").astype(str))
+    typed = pd.DataFrame(
+        {
+            "row_number": raw["row_number"],
+            "query": rules.text("query"),
+            "document": rules.text("document"),
+            "relevant": relevant.astype("Int64"),
+            "observed_at": rules.timestamp("observed_at"),
+        }
+    )
+    return rules.split(typed)
+
+
 #: Validators of the kinds that need nothing but the raw frame (metrics also takes the published videos).
 ROW_VALIDATORS: dict[str, Callable[[pd.DataFrame], Validated]] = {
     "videos": validate_videos,
     "labels": validate_labels,
     "judgments": validate_judgments,
     "decisions": validate_decisions,
+    "retrieval_pairs": validate_retrieval_pairs,
 }
 
 

@@ -89,6 +89,7 @@ TABLE_FOR_KIND = {
     "labels": "labels",
     "judgments": "judgments",
     "decisions": "decisions",
+    "retrieval_pairs": "retrieval_pairs",
 }
 #: A batch holds at most this many files ...
 BATCH_MAX_FILES = 500

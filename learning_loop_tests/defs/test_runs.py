@@ -110,8 +110,8 @@ def test_concurrent_runs_share_duckdb_without_lock_failures(tmp_path):
     home = tmp_path / "rt"
     db = tmp_path / "wh.duckdb"
     _land_sample(home, weeks=2)
-    _big_metrics_file(home / "landing" / "metrics" / "2024-01-20_bulk.csv")
-    env = _env(home, f"duckdb:///{db}", LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0")
+    _big_metrics_file(home / "landing" / "metrics" / "2024-01-20_bulk.csv", rows=1_000_000)  # ingestion got fast: keep it long
+    env = _env(home, f"duckdb:///{db}", LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT="0", LEARNING_LOOP_LANDING_SETTLE_SECONDS="0")
     cli = str(BIN / "learning-loop")
     subprocess.run([str(BIN / "python"), "-c", "from learning_loop.orchestration.instance import get_instance; from learning_loop.settings import Settings; get_instance(Settings.from_env())"],
                    env=env, check=True, capture_output=True, timeout=120)
@@ -124,7 +124,7 @@ def test_concurrent_runs_share_duckdb_without_lock_failures(tmp_path):
         out, err = ingest.communicate(timeout=600)
     assert ingest.returncode == 0, err[-2000:]
     assert stats.returncode == 0, stats.stderr[-2000:]
-    assert json.loads(out)["rows_loaded"] > 300_000
+    assert json.loads(out)["rows_loaded"] > 1_000_000
     report = json.loads(stats.stdout)
     config = (home / "dagster" / "dagster.yaml").read_text()
     assert "default_limit: 1" in config

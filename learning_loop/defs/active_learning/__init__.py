@@ -1,1 +1,1 @@
-"""Active learning: labeled-data feeds, bundle training, approvals, pause (SPEC §9, §10, §12)."""
+"""Active learning: labeled-data feeds, bundle training, approvals, pause (contract §3.3, §9.3–9.4, §9.6–9.8)."""

@@ -1,4 +1,4 @@
-"""The approval_action op job (propose, approve, reject, apply; SPEC §10), the `approvals` asset and its check.
+"""The approval_action op job (propose, approve, reject, apply; contract §9.3–9.4), the `approvals` asset and its check.
 
 Every approval state change is one run of `approval_action`: the op writes the
 approval row, the deployment (for apply) and the audit rows in one
@@ -83,7 +83,7 @@ class ApprovalActionConfig(dg.Config):
 @dg.op(
     pool=WAREHOUSE_POOL,
     out=dg.Out(dict, description="The command's --json output"),
-    description="Propose, approve, reject or apply a bundle approval (SPEC §10), with its audit rows.",
+    description="Propose, approve, reject or apply a bundle approval (contract §9.3–9.4), with its audit rows.",
 )
 def approval_action_op(
     context: dg.OpExecutionContext, config: ApprovalActionConfig, warehouse: WarehouseResource,

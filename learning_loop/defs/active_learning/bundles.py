@@ -1,4 +1,4 @@
-"""Bundle training and upload as op jobs, the `bundles` asset and the nightly training schedule (SPEC §10).
+"""Bundle training and upload as op jobs, the `bundles` asset and the nightly training schedule (contract §9.3–9.4).
 
 * `train_bundle`: trains one agent's bundle on its labels before as_of, writes
   the bundle row and audit `bundle_created` in one transaction (and, when
@@ -77,7 +77,7 @@ class TrainBundleConfig(dg.Config):
 @dg.op(
     pool=WAREHOUSE_POOL,
     out=dg.Out(dict, description="The bundles create --json output"),
-    description="Train a bundle (SPEC §10) and write it with its audit row in one transaction.",
+    description="Train a bundle (contract §9.3–9.4) and write it with its audit row in one transaction.",
 )
 def train_bundle_op(
     context: dg.OpExecutionContext, config: TrainBundleConfig, warehouse: WarehouseResource, runtime: RuntimeResource
@@ -127,7 +127,7 @@ class UploadBundleConfig(dg.Config):
 @dg.op(
     pool=WAREHOUSE_POOL,
     out=dg.Out(dict, description="The bundles upload --json output"),
-    description="Validate a hand-edited bundle and store it as a manual bundle (SPEC §10).",
+    description="Validate a hand-edited bundle and store it as a manual bundle (contract §9.3–9.4).",
 )
 def upload_bundle_op(
     context: dg.OpExecutionContext, config: UploadBundleConfig, warehouse: WarehouseResource, runtime: RuntimeResource
@@ -162,7 +162,7 @@ class PromptBundleConfig(dg.Config):
 @dg.op(
     pool=WAREHOUSE_POOL,
     out=dg.Out(dict, description="The bundles from-prompt --json output"),
-    description="Turn a prompt-optimization variant into a prompt bundle (SPEC §10, §13) with its audit row.",
+    description="Turn a prompt-optimization variant into a prompt bundle (contract §9.3–9.4, §10) with its audit row.",
 )
 def prompt_bundle_op(context: dg.OpExecutionContext, config: PromptBundleConfig, warehouse: WarehouseResource):
     at = parse_as_of(config.as_of)

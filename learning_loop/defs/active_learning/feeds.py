@@ -1,4 +1,4 @@
-"""The labeled-data feeds (runbook 003 "Check Labeled Data Pipeline", SPEC §9).
+"""The labeled-data feeds (runbook 003 "Check Labeled Data Pipeline", contract §3.3).
 
 `labels`, `judgments` and `decisions` each are an asset, loaded from
 `$LEARNING_LOOP_HOME/landing/<kind>/` by the same ingestion code as videos and
@@ -48,6 +48,7 @@ _DESCRIPTIONS = {
     "labels": "Labeled examples per agent, example and source (gold > approvals > feedback), features as JSON.",
     "judgments": "Automated judges' scores in [0,1] of examples (latest per agent, example_id, judge).",
     "decisions": "What each agent did in production: bundle, quality, latency (latest per agent, decision_id).",
+    "retrieval_pairs": "Retrieval feedback: query, document, relevant 0/1, observed_at (the RAG training job's input).",
 }
 
 

@@ -1,4 +1,4 @@
-"""Pause and resume of active learning (SPEC §12) as the op job `set_learning_state`, and its asset.
+"""Pause and resume of active learning (contract §9.6–9.8) as the op job `set_learning_state`, and its asset.
 
 While paused, the schedules and sensors of the feeds, bundle training, judge
 weights and the guard skip with the reason (`stores.learning_state.pause_reason`);

@@ -3,7 +3,7 @@
 The math is :func:`learning_loop.domain.bandits.arm_table`; this module only
 reads the inputs of one partition, writes its rows and reports numbers.
 
-Partition ``D`` (as of ``T = D + 1 day``, SPEC §4) counts, per project, the
+Partition ``D`` (as of ``T = D + 1 day``, contract §5) counts, per project, the
 *mature* videos of the ``outcomes`` partition ``D`` published in
 ``[T - window_days, T)``: each is one pull of its content arm
 ``content_<content_type>`` and of its timing arm ``timing_<HH>`` (UTC hour of

@@ -1,4 +1,4 @@
-"""Deployment state (`canaries` asset) and the manual canary actions as a Dagster op job (SPEC §11).
+"""Deployment state (`canaries` asset) and the manual canary actions as a Dagster op job (contract §9.5).
 
 `canary_action` promotes (to 50 or 100 %) or rolls back one agent's canary:
 the op re-reads the deployment inside its transaction, applies the pure
@@ -108,6 +108,6 @@ def canary_action_op(context: dg.OpExecutionContext, config: CanaryActionConfig,
     yield dg.Output({**payload, "run_id": context.run_id})
 
 
-@dg.job(name="canary_action", description="canaries promote / rollback: change one agent's canary (SPEC §11).")
+@dg.job(name="canary_action", description="canaries promote / rollback: change one agent's canary (contract §9.5).")
 def canary_action():
     canary_action_op()

@@ -1,4 +1,4 @@
-"""The canary guard as a Dagster op job, its nightly schedule and its decisions sensor (SPEC §11).
+"""The canary guard as a Dagster op job, its nightly schedule and its decisions sensor (contract §9.5).
 
 `canary_guard` checks every active canary (or one agent's): it loads the
 canary's decisions made before ``as_of``, calls the domain's
@@ -295,7 +295,7 @@ def canary_guard_op(
     yield dg.Output(entries)
 
 
-@dg.job(name="canary_guard", description="The canary guard (SPEC §11): check active canaries, roll back regressions.")
+@dg.job(name="canary_guard", description="The canary guard (contract §9.5): check active canaries, roll back regressions.")
 def canary_guard():
     canary_guard_op()
 

@@ -1,4 +1,4 @@
-"""Daily partitioned asset ``judge_weights`` (SPEC §12), its job and its nightly schedule.
+"""Daily partitioned asset ``judge_weights`` (contract §9.6–9.8), its job and its nightly schedule.
 
 Partition ``D`` holds, per agent and judge, how far the judge's scores agree
 with gold labels (``labels`` rows with source ``gold``) over the 30 days
@@ -177,7 +177,7 @@ def judge_weights(
 judge_weights_job = dg.define_asset_job(
     "judge_weights_job",
     selection=dg.AssetSelection.assets(TABLE),
-    description="Recompute the judge weights of a day (SPEC §12).",
+    description="Recompute the judge weights of a day (contract §9.6–9.8).",
 )
 
 

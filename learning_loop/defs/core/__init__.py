@@ -1,1 +1,1 @@
-"""Core: outcomes, percentile rewards, recipe stats and the recipe registry, one asset per SQL model (SPEC §4)."""
+"""Core: outcomes, percentile rewards, recipe stats and the recipe registry, one asset per SQL model (contract §5)."""

@@ -25,7 +25,7 @@ from learning_loop.warehouse.sql_models import SqlModel, load_models
 
 
 class RewardConfig(dg.Config):
-    """Reward window and weights (SPEC §4 defaults). Every row records what it used."""
+    """Reward window and weights (contract §5 defaults). Every row records what it used."""
 
     window_days: int = 30
     weight_avd: float = 0.5

@@ -1,1 +1,1 @@
-"""Experiments: daily verdicts and the hourly A/B analysis (SPEC §6)."""
+"""Experiments: daily verdicts and the hourly A/B analysis (contract §7)."""

@@ -1,4 +1,4 @@
-"""Daily experiment verdicts (SPEC §6)."""
+"""Daily experiment verdicts (contract §7)."""
 
 import sys
 from collections.abc import Iterator
@@ -106,7 +106,7 @@ def _record_decisions(tx: Transaction, verdicts: pd.DataFrame, partition) -> int
     tags=DAILY_TAG,
     code_version=code_version_of(sys.modules[__name__], experiment_core),
     description="Per experiment and day: n and mean reward per arm, effect with an anytime-valid interval, "
-    "minimum detectable effect, winner and status (SPEC §6).",
+    "minimum detectable effect, winner and status (contract §7).",
 )
 def experiment_verdicts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource

@@ -1,1 +1,1 @@
-"""Ingestion: landing files become videos, metric snapshots, quarantine rows and the ledger (SPEC §1–2)."""
+"""Ingestion: landing files become videos, metric snapshots, quarantine rows and the ledger (contract §1, §3)."""

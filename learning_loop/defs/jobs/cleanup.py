@@ -1,4 +1,4 @@
-"""Retention cleanup (SPEC §13, Sunday 01:00 UTC): the asset `feedback_archive`.
+"""Retention cleanup (contract §10, Sunday 01:00 UTC): the asset `feedback_archive`.
 
 Rows of labels, judgments, decisions, retrieval_pairs and quarantine older than
 FEEDBACK_RETENTION_DAYS (180) are archived to Parquet under
@@ -30,7 +30,7 @@ ASSET = "feedback_archive"
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY,
     code_version=code_version_of(core, retention),
-    description="Weekly retention cleanup (SPEC §13): feedback older than FEEDBACK_RETENTION_DAYS archived "
+    description="Weekly retention cleanup (contract §10): feedback older than FEEDBACK_RETENTION_DAYS archived "
     "to Parquet per table and month, verified, then deleted in one transaction.",
     check_specs=[dg.AssetCheckSpec("archived_equals_deleted", asset=ASSET, blocking=True,
                                    description="Rows archived = rows deleted, per table.")],
@@ -60,7 +60,7 @@ def feedback_archive(context: dg.AssetExecutionContext, config: AsOfConfig, ware
     )
 
 
-cleanup_job = asset_job(KIND, ASSET, "Weekly retention cleanup (SPEC §13).")
+cleanup_job = asset_job(KIND, ASSET, "Weekly retention cleanup (contract §10).")
 cleanup_schedule = as_of_schedule(
     KIND, cleanup_job, ASSET, pausable=True,
     description="Sunday 01:00 UTC: archive and delete feedback older than FEEDBACK_RETENTION_DAYS; "

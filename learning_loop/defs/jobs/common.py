@@ -1,4 +1,4 @@
-"""What the background jobs (SPEC §13) share: tags, retry policy, the as-of config, schedules."""
+"""What the background jobs (contract §10) share: tags, retry policy, the as-of config, schedules."""
 
 
 from collections.abc import Callable

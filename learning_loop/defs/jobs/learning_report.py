@@ -1,4 +1,4 @@
-"""The weekly learning report (SPEC §13, Monday 09:00 UTC): the weekly-partitioned asset `learning_report`.
+"""The weekly learning report (contract §10, Monday 09:00 UTC): the weekly-partitioned asset `learning_report`.
 
 One partition per week (Monday to Monday, UTC). Writes `report.md` and PNG plots
 under `$LEARNING_LOOP_HOME/reports/<YYYY-Www>/`, shows the Markdown in the UI as
@@ -114,7 +114,7 @@ def failed_checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey], st
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY,
     code_version=code_version_of(core),
-    description="Weekly learning report (SPEC §13): Markdown and plots under $LEARNING_LOOP_HOME/reports/<YYYY-Www>/.",
+    description="Weekly learning report (contract §10): Markdown and plots under $LEARNING_LOOP_HOME/reports/<YYYY-Www>/.",
 )
 def weekly_learning_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, runtime: RuntimeResource,
                     mailer: MailerResource) -> dg.MaterializeResult:
@@ -157,7 +157,7 @@ def weekly_learning_report(context: dg.AssetExecutionContext, warehouse: Warehou
 
 learning_report_job = dg.define_asset_job(
     job_spec(KIND).job_name, selection=dg.AssetSelection.assets(ASSET),
-    tags=job_tags(job_spec(KIND)), description="The weekly learning report (SPEC §13).")
+    tags=job_tags(job_spec(KIND)), description="The weekly learning report (contract §10).")
 
 
 @dg.schedule(job=learning_report_job, cron_schedule=job_spec(KIND).cron, execution_timezone="UTC",

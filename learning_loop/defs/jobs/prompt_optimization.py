@@ -1,4 +1,4 @@
-"""Prompt optimization (SPEC §13, weekly, Monday 02:00 UTC): the asset `prompt_optimization_runs`.
+"""Prompt optimization (contract §10, weekly, Monday 02:00 UTC): the asset `prompt_optimization_runs`.
 
 For each eligible agent (`domain.jobs.prompts`): the language model writes the
 `clarified`, `restructured` and `combined` variants (few-shot is built from the
@@ -90,7 +90,7 @@ def optimize(client: ChatClient, base: str, examples: pd.DataFrame) -> dict[str,
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY,
     code_version=code_version_of(core, optimize),
-    description="Weekly prompt optimization (SPEC §13): prompt variants scored on held-out examples, "
+    description="Weekly prompt optimization (contract §10): prompt variants scored on held-out examples, "
     "one training run per eligible agent for review.",
 )
 def prompt_optimization_runs(context: dg.AssetExecutionContext, config: AsOfConfig, warehouse: WarehouseResource,
@@ -157,7 +157,7 @@ def prompt_optimization_runs(context: dg.AssetExecutionContext, config: AsOfConf
     })
 
 
-prompt_optimization_job = asset_job(KIND, ASSET, "Weekly prompt optimization (SPEC §13).")
+prompt_optimization_job = asset_job(KIND, ASSET, "Weekly prompt optimization (contract §10).")
 prompt_optimization_schedule = as_of_schedule(
     KIND, prompt_optimization_job, ASSET, pausable=True,
     description="Monday 02:00 UTC: prompt optimization (runbook 002); skips while learning is paused.",

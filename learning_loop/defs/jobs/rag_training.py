@@ -1,4 +1,4 @@
-"""RAG training sets (SPEC §13, daily 03:00 UTC): the asset `rag_training_set`.
+"""RAG training sets (contract §10, daily 03:00 UTC): the asset `rag_training_set`.
 
 Retrieval feedback of the 7 days before as_of; below RAG_TRAINING_MIN_SAMPLES
 pairs a `skipped` training run with the count. Otherwise positives and negatives
@@ -62,7 +62,7 @@ def embedding_scorer(corpus: Sequence[str]) -> tuple[core.Scorer | None, str]:
     pool=WAREHOUSE_POOL,
     retry_policy=RETRY,
     code_version=code_version_of(core),
-    description="Daily RAG training set (SPEC §13): positives/negatives per query, BM25 hard negatives, "
+    description="Daily RAG training set (contract §10): positives/negatives per query, BM25 hard negatives, "
     "baseline recall@5 and MRR on held-out queries.",
     check_specs=[dg.AssetCheckSpec("rag_pairs_growing", asset=ASSET, description=(
         "WARN: retrieval pairs exist but none was loaded in the last 48 hours (runbook alert)."))],
@@ -123,7 +123,7 @@ def rag_training_set(context: dg.AssetExecutionContext, config: AsOfConfig, ware
     )
 
 
-rag_training_job = asset_job(KIND, ASSET, "Daily RAG training set (SPEC §13).")
+rag_training_job = asset_job(KIND, ASSET, "Daily RAG training set (contract §10).")
 rag_training_schedule = as_of_schedule(
     KIND, rag_training_job, ASSET, pausable=True,
     description="Daily 03:00 UTC: RAG training set (runbook 002); skips while learning is paused.",

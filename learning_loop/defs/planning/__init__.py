@@ -1,1 +1,1 @@
-"""Planning: the plan_next_batch op job, its tables and the 06:00 schedule (SPEC §5)."""
+"""Planning: the plan_next_batch op job, its tables and the 06:00 schedule (contract §6)."""

@@ -1,4 +1,4 @@
-"""The plan_next_batch op job, the tables it writes and batch completion (SPEC §5)."""
+"""The plan_next_batch op job, the tables it writes and batch completion (contract §6)."""
 
 import sys
 
@@ -65,7 +65,7 @@ def plan_request(config: PlanNextConfig) -> PlanRequest:
 @dg.op(
     pool=WAREHOUSE_POOL,
     out=dg.Out(dict, description="The plan-next --json output"),
-    description="Plan the next batch (SPEC §5) and write batch, jobs and experiments in one transaction.",
+    description="Plan the next batch (contract §6) and write batch, jobs and experiments in one transaction.",
 )
 def plan_next_batch_op(
     context: dg.OpExecutionContext, config: PlanNextConfig, warehouse: WarehouseResource, runtime: RuntimeResource

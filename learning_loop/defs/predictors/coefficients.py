@@ -4,7 +4,7 @@ The math is :mod:`learning_loop.domain.predictors` (``train_ridge``,
 ``train_logistic``); this module reads one partition's training rows, writes
 one versioned row per (partition, project, model) and reports numbers.
 
-Training rows of partition ``D`` (as of ``T = D + 1 day``, SPEC §4), per
+Training rows of partition ``D`` (as of ``T = D + 1 day``, contract §5), per
 project: the *mature* videos of the ``outcomes`` partition ``D`` published in
 ``[T - window_days, T)``, joined with ``videos`` for the features
 (quality_score, novelty_score, expertise_level, viral_score and the six recipe
