@@ -233,7 +233,7 @@ def test_the_sample_feeds_load_with_their_bad_rows(warehouse: Warehouse, root: P
     from learning_loop.views.active_learning import labeled_stats_view
 
     sample = Path(__file__).resolve().parents[2] / "data" / "sample"
-    for kind in FEED_LANDING_KINDS:
+    for kind in ("labels", "judgments", "decisions"):  # the sample data has no retrieval feedback
         shutil.copytree(sample / kind, root / kind)
     report = ingest_landing(warehouse, root)
     assert report.rows_read == report.rows_loaded + report.rows_quarantined
