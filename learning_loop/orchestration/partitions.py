@@ -1,6 +1,7 @@
 """Daily partitions from LEARNING_LOOP_START_DATE; backfills run as one run."""
 
 import warnings
+from datetime import datetime, timezone
 
 import dagster as dg
 
@@ -26,3 +27,8 @@ def warehouse_kind() -> str:
 #: Tag of every daily-partitioned asset; the `update_stats` job selects by it.
 DAILY_TAG_KEY, DAILY_TAG_VALUE = "learning_loop/cadence", "daily"
 DAILY_TAG = {DAILY_TAG_KEY: DAILY_TAG_VALUE}
+
+
+def tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
+    """The moment a schedule tick stands for, in UTC (now when evaluated by hand)."""
+    return (context.scheduled_execution_time or datetime.now(timezone.utc)).astimezone(timezone.utc)

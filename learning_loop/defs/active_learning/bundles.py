@@ -17,14 +17,13 @@
 
 
 import json
-from datetime import datetime, timezone
 from typing import Literal
 
 import dagster as dg
 
 from learning_loop.defs.active_learning.approvals import approvals_materialization, pending_check_evaluation
 from learning_loop.domain.active_learning.training import DEFAULT_MIN_EXAMPLES, TrainedBundle, bundle_id_for
-from learning_loop.orchestration.partitions import WAREHOUSE_POOL, warehouse_kind
+from learning_loop.orchestration.partitions import WAREHOUSE_POOL, tick_time, warehouse_kind
 from learning_loop.orchestration.resources import RuntimeResource, WarehouseResource
 from learning_loop.stores import approvals as approval_store
 from learning_loop.stores import bundles as bundle_store
@@ -211,7 +210,7 @@ def bundle_training_nightly(
     reason = pause_reason(wh)
     if reason:
         return dg.SkipReason(reason)
-    when = (context.scheduled_execution_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = tick_time(context)
     requests, skipped = [], []
     for agent in bundle_store.agents_with_labels(wh):
         new = bundle_store.new_label_count(wh, agent, bundle_store.last_trained_at(wh, agent, before=when), when)

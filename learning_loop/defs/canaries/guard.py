@@ -45,7 +45,7 @@ from learning_loop.domain.canaries import (
     promote,
     rollback,
 )
-from learning_loop.orchestration.partitions import WAREHOUSE_POOL, warehouse_kind
+from learning_loop.orchestration.partitions import WAREHOUSE_POOL, tick_time, warehouse_kind
 from learning_loop.orchestration.resources import RuntimeResource, WarehouseResource
 from learning_loop.stores import audit
 from learning_loop.stores import canaries as canary_store
@@ -315,7 +315,7 @@ def canary_guard_nightly(context: dg.ScheduleEvaluationContext, warehouse: Wareh
     reason = pause_reason(warehouse.get())
     if reason:
         return dg.SkipReason(reason)
-    when = (context.scheduled_execution_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = tick_time(context)
     return dg.RunRequest(
         run_key=f"guard:{when:%Y-%m-%dT%H:%M}",
         run_config=guard_run_config(as_of=when.isoformat()),

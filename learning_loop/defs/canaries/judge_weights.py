@@ -30,12 +30,18 @@ from learning_loop.domain.judges import (
     DEFAULT_PRIOR_N,
     DEFAULT_WINDOW_DAYS,
     WeightAlert,
-    judge_weights as compute_weights,
     weight_alerts,
 )
+from learning_loop.domain.judges import judge_weights as compute_weights
 from learning_loop.orchestration.code_version import code_version_of
 from learning_loop.orchestration.partition_loop import PartitionWrite, combine_check_results, write_daily_partitions
-from learning_loop.orchestration.partitions import WAREHOUSE_POOL, daily_partitions, single_run, warehouse_kind
+from learning_loop.orchestration.partitions import (
+    WAREHOUSE_POOL,
+    daily_partitions,
+    single_run,
+    tick_time,
+    warehouse_kind,
+)
 from learning_loop.orchestration.resources import RuntimeResource, WarehouseResource
 from learning_loop.stores import canaries as canary_store
 from learning_loop.stores import judges as judge_store
@@ -192,7 +198,7 @@ def judge_weights_nightly(context: dg.ScheduleEvaluationContext, warehouse: Ware
     reason = pause_reason(warehouse.get())
     if reason:
         return dg.SkipReason(reason)
-    when = (context.scheduled_execution_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = tick_time(context)
     partition = (when - pd.Timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=f"judge_weights:{partition}", partition_key=partition,
                          tags={"learning_loop/trigger": "judge_weights_nightly"})

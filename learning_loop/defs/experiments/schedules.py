@@ -1,8 +1,10 @@
 """The hourly A/B analysis (seed 002): re-evaluate the verdicts of the latest complete partition."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import dagster as dg
+
+from learning_loop.orchestration.partitions import tick_time
 
 ab_analysis_job = dg.define_asset_job(
     "ab_analysis",
@@ -20,6 +22,6 @@ ab_analysis_job = dg.define_asset_job(
     description="Hourly A/B analysis (seed 002): re-evaluate verdicts of the latest complete partition.",
 )
 def ab_analysis_hourly(context: dg.ScheduleEvaluationContext):
-    when = context.scheduled_execution_time or datetime.now(timezone.utc)
+    when = tick_time(context)
     partition = (when.astimezone(timezone.utc) - timedelta(days=1)).date().isoformat()
     return dg.RunRequest(run_key=f"{partition}:{when:%Y%m%d%H}", partition_key=partition)

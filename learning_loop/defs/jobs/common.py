@@ -2,11 +2,11 @@
 
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 import dagster as dg
 
 from learning_loop.domain.jobs.catalog import JobSpec, job_spec
+from learning_loop.orchestration.partitions import tick_time
 from learning_loop.orchestration.resources import WarehouseResource
 from learning_loop.stores.learning_state import pause_reason
 
@@ -31,10 +31,6 @@ def asset_job(name: str, asset: str, description: str):
     spec = job_spec(name)
     return dg.define_asset_job(spec.job_name, selection=dg.AssetSelection.assets(asset), tags=job_tags(spec),
                                description=description)
-
-
-def tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
-    return (context.scheduled_execution_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
 
 
 def as_of_schedule(name: str, job, asset: str, *, pausable: bool,

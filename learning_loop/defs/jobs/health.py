@@ -15,7 +15,7 @@ import pandas as pd
 from learning_loop.defs.jobs.common import GROUP, AsOfConfig
 from learning_loop.domain.jobs.alerts import Alert, RunRecord, failed_run_rate, rag_pairs_growing, stale_jobs
 from learning_loop.domain.jobs.catalog import JOBS
-from learning_loop.orchestration.partitions import WAREHOUSE_POOL, warehouse_kind
+from learning_loop.orchestration.partitions import WAREHOUSE_POOL, tick_time, warehouse_kind
 from learning_loop.orchestration.resources import WarehouseResource
 from learning_loop.stores.planning import parse_as_of
 from learning_loop.warehouse.backend import Warehouse
@@ -83,6 +83,6 @@ background_job_health_job = dg.define_asset_job(
 @dg.schedule(job=background_job_health_job, cron_schedule="45 * * * *", execution_timezone="UTC",
              name="background_job_health_hourly", description="Hourly: the background jobs' alerts (runbook 002).")
 def background_job_health_hourly(context: dg.ScheduleEvaluationContext):
-    when = (context.scheduled_execution_time or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    when = tick_time(context)
     return dg.RunRequest(run_key=when.strftime("%Y%m%dT%H%M"),
                          run_config={"ops": {ASSET: {"config": {"as_of": when.isoformat()}}}})

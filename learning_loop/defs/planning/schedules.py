@@ -1,11 +1,13 @@
 """06:00 UTC: plan-next for every project in LEARNING_LOOP_PLAN_PROJECTS (runbook cron)."""
 
-from datetime import datetime, timezone
+from datetime import timezone
 
 import dagster as dg
 
 from learning_loop.defs.planning.batches import PlanNextConfig, plan_next_batch
+from learning_loop.orchestration.partitions import tick_time
 from learning_loop.orchestration.resources import RuntimeResource
+
 
 @dg.schedule(
     job=plan_next_batch,
@@ -16,7 +18,7 @@ from learning_loop.orchestration.resources import RuntimeResource
     "$LEARNING_LOOP_HOME/topics/<project_id>/<YYYY-MM-DD>.txt (count: LEARNING_LOOP_PLAN_COUNT, default 5).",
 )
 def plan_next_daily(context: dg.ScheduleEvaluationContext, runtime: RuntimeResource):
-    when = context.scheduled_execution_time or datetime.now(timezone.utc)
+    when = tick_time(context)
     day = when.astimezone(timezone.utc).date().isoformat()
     projects = runtime.plan_projects
     if not projects:
