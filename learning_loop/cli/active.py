@@ -13,7 +13,6 @@ from typing import Any
 from learning_loop.cli.common import AddCommand, BadInput, check_warehouse_url, emit, launch, ui_hint, warehouse
 from learning_loop.domain.active_learning.examples import red_flags
 from learning_loop.settings import FEED_LANDING_KINDS
-from learning_loop.stores.audit import RAN_AS_TAG, os_identity
 from learning_loop.stores.planning import parse_as_of
 from learning_loop.views.active_learning import label_rows, labeled_growth_view, labeled_stats_view
 
@@ -63,7 +62,7 @@ def cmd_growth(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     check_warehouse_url(args)
-    outcome = launch(args, "load_feeds", tags={RAN_AS_TAG: os_identity()})
+    outcome = launch(args, "load_feeds")
     keys = ("files_loaded", "files_rejected", "files_skipped", "rows_read", "rows_loaded", "rows_quarantined")
     feeds = {
         kind: {k: outcome.materializations.get(kind, {}).get(k, 0) for k in keys} for kind in FEED_LANDING_KINDS

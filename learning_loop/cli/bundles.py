@@ -27,13 +27,14 @@ from learning_loop.domain.active_learning.pause import pause as pause_state
 from learning_loop.domain.active_learning.training import DEFAULT_MIN_EXAMPLES, MODEL_TYPES
 from learning_loop.stores import approvals as approval_store
 from learning_loop.stores import bundles as bundle_store
-from learning_loop.stores.audit import RAN_AS_TAG, os_identity
+from learning_loop.stores.audit import os_identity
 from learning_loop.stores.planning import parse_as_of
 from learning_loop.views import bundles as views
 
 
 def _tags(**extra: str) -> dict[str, str]:
-    return {RAN_AS_TAG: os_identity(), **extra}
+    """Extra run tags (`launch` adds who really ran it)."""
+    return dict(extra)
 
 
 def _nested(add: AddCommand, name: str, help_text: str) -> Callable[..., argparse.ArgumentParser]:

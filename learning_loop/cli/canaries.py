@@ -22,7 +22,6 @@ from learning_loop.cli.common import AddCommand, emit, fmt, launch, settings_of,
 from learning_loop.defs.canaries.deployments import ACTION_OP, transition_for
 from learning_loop.defs.canaries.guard import GUARD_OP, guard_run_config
 from learning_loop.domain.canaries import CanaryError
-from learning_loop.stores import audit
 from learning_loop.stores import canaries as canary_store
 from learning_loop.stores.planning import parse_as_of
 from learning_loop.views.canaries import (
@@ -36,10 +35,8 @@ from learning_loop.views.canaries import (
 
 
 def _tags(agent: str | None = None) -> dict[str, str]:
-    tags = {audit.RAN_AS_TAG: audit.os_identity()}
-    if agent:
-        tags["learning_loop/agent"] = agent
-    return tags
+    """The run's agent tag (`launch` adds who really ran it)."""
+    return {"learning_loop/agent": agent} if agent else {}
 
 
 # --------------------------------------------------------------------------- route

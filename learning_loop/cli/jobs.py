@@ -18,7 +18,6 @@ from learning_loop.cli.common import AddCommand, BadInput, check_warehouse_url, 
 from learning_loop.domain.jobs.catalog import BY_NAME, UnknownJob, job_spec
 from learning_loop.domain.jobs.report import last_complete_week
 from learning_loop.orchestration.instance import get_instance
-from learning_loop.stores import audit
 from learning_loop.stores.planning import parse_as_of
 
 #: the asset each job materializes (its config carries as_of)
@@ -59,7 +58,7 @@ def run_request(name: str, as_of_text: str | None) -> dict[str, Any]:
     except UnknownJob as exc:
         raise BadInput(str(exc)) from None
     as_of = parse_as_of(as_of_text)
-    kwargs: dict[str, Any] = {"tags": {audit.RAN_AS_TAG: audit.os_identity(), "learning_loop/as_of": as_of.isoformat()}}
+    kwargs: dict[str, Any] = {"tags": {"learning_loop/as_of": as_of.isoformat()}}  # `launch` adds who ran it
     if name in JOB_ASSETS:
         kwargs["run_config"] = {"ops": {JOB_ASSETS[name]: {"config": {"as_of": as_of.isoformat()}}}}
     elif name == "learning_report":
