@@ -21,6 +21,8 @@ touching `os.environ`.
 | `LEARNING_LOOP_GATE_MIN_FOLLOW_THROUGH` | `gate_min_follow_through` | 0.0 (`off` disables) |
 | `LEARNING_LOOP_PLAN_PROJECTS` | `plan_projects` | none (comma-separated) |
 | `LEARNING_LOOP_PLAN_COUNT` | `plan_count` | 5 |
+| `LEARNING_LOOP_PLANNER` | `planner` | `model` (the Bayesian additive planner; `ranking` = the issue-3 planner) |
+| `LEARNING_LOOP_PLAN_MAX_EXPERIMENTS` | `plan_max_experiments` | auto (sized from the project's recent daily jobs) |
 | `LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT` | `duckdb_lock_timeout_s` | 600 |
 | `LEARNING_LOOP_LANDING_SETTLE_SECONDS` | `landing_settle_s` | 10 (a landing file loads once unchanged this long; 0 = at once) |
 | `LEARNING_LOOP_SQL_DIR` | `sql_dir` | the package's `dbt_like_sql/` |
@@ -82,6 +84,8 @@ class Settings(BaseSettings):
     gate_follow_raw: str | None = _env("LEARNING_LOOP_GATE_MIN_FOLLOW_THROUGH")
     plan_projects_raw: str | None = _env("LEARNING_LOOP_PLAN_PROJECTS")
     plan_count_raw: str | None = _env("LEARNING_LOOP_PLAN_COUNT")
+    planner_raw: str | None = _env("LEARNING_LOOP_PLANNER")
+    plan_max_experiments_raw: str | None = _env("LEARNING_LOOP_PLAN_MAX_EXPERIMENTS")
     duckdb_lock_timeout_raw: str | None = _env("LEARNING_LOOP_DUCKDB_LOCK_TIMEOUT")
     landing_settle_raw: str | None = _env("LEARNING_LOOP_LANDING_SETTLE_SECONDS")
     sql_dir_raw: str | None = _env("LEARNING_LOOP_SQL_DIR")
@@ -239,6 +243,22 @@ class Settings(BaseSettings):
     @property
     def plan_count(self) -> int:
         return _whole("LEARNING_LOOP_PLAN_COUNT", self.plan_count_raw, 5, minimum=1)
+
+    @property
+    def planner(self) -> str:
+        """Which planner plan-next uses: `model` (default) or `ranking`."""
+        value = (self.planner_raw or "model").strip().lower()
+        if value not in ("model", "ranking"):
+            raise ValueError(f"LEARNING_LOOP_PLANNER must be model or ranking, got {self.planner_raw!r}")
+        return value
+
+    @property
+    def plan_max_experiments(self) -> int:
+        """Running experiments still collecting their minimum n per project; 0 = sized automatically."""
+        raw = (self.plan_max_experiments_raw or "").strip().lower()
+        if raw in ("", "auto"):
+            return 0
+        return _whole("LEARNING_LOOP_PLAN_MAX_EXPERIMENTS", raw, 0, minimum=1)
 
     # ------------------------------------------------------------------ bundles and approvals (SPEC §10)
 

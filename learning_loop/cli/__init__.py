@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 from types import ModuleType
 
-from learning_loop.cli import active, bundles, canaries, jobs, loop, models, operations, planning, recipes, simulate
-from learning_loop.cli import workers
+from learning_loop.cli import active, bundles, canaries, evaluation, jobs, loop, models, operations, planning, recipes
+from learning_loop.cli import simulate, workers
 from learning_loop.cli.common import EXIT_BAD_INPUT, EXIT_RUN_FAILED, BadInput
 from learning_loop.orchestration.runner import RunFailed
 from learning_loop.settings import Settings
@@ -27,7 +27,10 @@ from learning_loop.warehouse.backend import WarehouseError
 __all__ = ["BadInput", "build_parser", "main"]
 
 #: command modules in the order of the runbooks (`--help` lists them so)
-AREAS: tuple[ModuleType, ...] = (loop, planning, recipes, models, active, bundles, canaries, jobs, simulate, operations, workers)
+#: (an area with the TITLE of an earlier one is listed in that one's group)
+AREAS: tuple[ModuleType, ...] = (
+    loop, planning, evaluation, recipes, models, active, bundles, canaries, jobs, simulate, operations, workers
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true", help="show Dagster's log lines of the run")
         return p
 
-    groups: list[str] = []
+    groups: dict[str, list[str]] = {}
     for area in AREAS:
         names: list[str] = []
 
@@ -71,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         area.register(add_in_area)
         if names:
             title = getattr(area, "TITLE", None) or (area.__doc__ or area.__name__).strip().splitlines()[0].rstrip(".")
-            groups.append(f"  {title}:\n    {', '.join(names)}")
-    parser.epilog = "commands by runbook area:\n" + "\n".join(groups) + "\n\n" + EPILOG
+            groups.setdefault(title, []).extend(names)
+    listing = "\n".join(f"  {title}:\n    {', '.join(names)}" for title, names in groups.items())
+    parser.epilog = "commands by runbook area:\n" + listing + "\n\n" + EPILOG
     return parser
 
 

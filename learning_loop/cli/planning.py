@@ -12,7 +12,7 @@ from typing import Any
 from learning_loop.cli.common import AddCommand, BadInput, emit, fmt, launch, settings_of, ui_hint, warehouse
 from learning_loop.domain.planning import MAX_COUNT, MIN_COUNT
 from learning_loop.stores.models import GateConfig
-from learning_loop.stores.planning import latest_stats_partition, parse_as_of, read_topics_file
+from learning_loop.stores.planning import PlanningOptions, latest_stats_partition, parse_as_of, read_topics_file
 from learning_loop.views.common import require_project
 from learning_loop.views.planning import experiments_view, recommendations_view
 
@@ -92,7 +92,8 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
     require_project(wh, args.project)
     _check_stats(wh, args.project, as_of)
     payload = recommendations_view(
-        wh, args.project, args.count, topics, as_of, GateConfig.from_settings(settings_of(args)), args.seed
+        wh, args.project, args.count, topics, as_of, GateConfig.from_settings(settings_of(args)), args.seed,
+        PlanningOptions.from_settings(settings_of(args)),
     )
 
     def render(p: dict[str, Any]) -> str:

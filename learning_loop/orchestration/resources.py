@@ -12,6 +12,7 @@ from learning_loop.orchestration.llm import LLMResource
 from learning_loop.orchestration.mail import MailerResource
 from learning_loop.settings import Settings
 from learning_loop.stores.models import GateConfig
+from learning_loop.stores.planning import PlanningOptions
 from learning_loop.warehouse.backend import Warehouse, open_warehouse
 
 
@@ -41,6 +42,8 @@ class RuntimeResource(dg.ConfigurableResource):
     gate_min_follow_through: float | None = 0.0
     plan_projects: list[str] = []
     plan_count: int = 5
+    planner: str = "model"
+    plan_max_experiments: int = 0  # 0 = sized from the project's volume
     bundle_min_new_labels: int = 20
     bundle_auto_propose: bool = True
     allow_same_operator_approval: bool = False
@@ -61,6 +64,8 @@ class RuntimeResource(dg.ConfigurableResource):
             gate_min_follow_through=settings.gate_min_follow_through,
             plan_projects=settings.plan_projects,
             plan_count=settings.plan_count,
+            planner=settings.planner,
+            plan_max_experiments=settings.plan_max_experiments,
             bundle_min_new_labels=settings.bundle_min_new_labels,
             bundle_auto_propose=settings.bundle_auto_propose,
             allow_same_operator_approval=settings.allow_same_operator_approval,
@@ -71,6 +76,13 @@ class RuntimeResource(dg.ConfigurableResource):
 
     def experiment_rules(self) -> ExperimentRules:
         return ExperimentRules(level=self.ab_level, min_n_per_arm=self.ab_min_n, max_duration_days=self.ab_max_days)
+
+    def planning(self) -> PlanningOptions:
+        return PlanningOptions(
+            planner=self.planner,
+            max_experiments=self.plan_max_experiments,
+            min_n=self.ab_min_n,
+        )
 
     def gate(self) -> GateConfig:
         return GateConfig(min_engagement_rate=self.gate_min_engagement_rate, min_follow_through=self.gate_min_follow_through)

@@ -347,6 +347,20 @@ class Simulation:
             seconds=time.monotonic() - started, job_seconds=dict(self.job_seconds),
         )
 
+    def _model_columns(self, plan: dict[str, Any]) -> dict[str, float]:
+        model = plan.get("model") or {}
+        if not model.get("best_recipe"):
+            return {"best_recipe_posterior_mean": _nan(), "best_recipe_posterior_sd": _nan(),
+                    "best_recipe_true_reward": _nan()}
+        recipe = dict(model["best_recipe"])
+        recipe["scene_count"] = int(recipe["scene_count"])
+        content = model.get("best_content_type") or self.world.content_types[0]
+        return {
+            "best_recipe_posterior_mean": float(model["best_recipe_posterior_mean"]),
+            "best_recipe_posterior_sd": float(model["best_recipe_posterior_sd"]),
+            "best_recipe_true_reward": float(self.world.true_reward(recipe, content, int(model["best_hour"]))),
+        }
+
     def _day(self, i: int, day: date, csv_path: Path) -> None:
         cfg = self.config
         topics = topics_for(cfg.seed, i, cfg.jobs_per_day)
@@ -398,10 +412,15 @@ class Simulation:
             "seeds_policy_cumulative_regret": curves["seeds_policy"][2],
             "uniform_mean_true_reward": curves["uniform"][0],
             "uniform_cumulative_regret": curves["uniform"][2],
+            **self._model_columns(plan),
         }
         self.rows.append(row)
         report.write_csv(self.rows, csv_path)
         report.write_videos_csv(self.videos, csv_path.with_name("videos.csv"))
+
+
+def _nan() -> float:
+    return float("nan")
 
 
 def run_simulation(

@@ -14,6 +14,10 @@ Definitions (warm-up videos count for nothing here):
   the truly better arm (variant winner ⇔ the variant's value of the tested
   field has the larger true effect, baseline winner ⇔ the smaller).
   ``experiments_inconclusive``: completed without a winner.
+- ``best_recipe_posterior_mean`` / ``_sd``: the model planner's estimate (model target
+  units) of the recipe it exploits that day, and its uncertainty; ``best_recipe_true_reward``:
+  the true reward of that recipe with the model's best content type and hour, to set against
+  ``oracle_reward`` (empty on days planned without the model).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ COLUMNS: tuple[str, ...] = (
     "seeds_policy_cumulative_regret",
     "uniform_mean_true_reward",
     "uniform_cumulative_regret",
+    "best_recipe_posterior_mean",
+    "best_recipe_posterior_sd",
+    "best_recipe_true_reward",
 )
 #: Numeric columns published as float metadata of the ``simulation_report`` asset.
 METRIC_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in ("day",))

@@ -7,7 +7,7 @@ read-only recommendations view and the tests.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,17 @@ from learning_loop.domain.planning import (
     clean_topics,
     plan_batch,
 )
+from learning_loop.domain.additive import Vocabulary, fit_additive, model_target
+from learning_loop.domain.planning.model_planner import (
+    Evidence,
+    ModelPlanInputs,
+    experiment_cap,
+    plan_batch_with_model,
+)
 from learning_loop.domain.ranking import RecipeStat
 from learning_loop.stores.models import GateConfig, assign_content_and_hours, latest_arms, latest_predictors, predict_jobs
 from learning_loop.domain.recipe import RECIPE_FIELDS, Recipe
+from learning_loop.settings import Settings
 from learning_loop.warehouse.backend import Transaction
 
 
@@ -69,12 +77,35 @@ def _naive(ts: datetime) -> datetime:
     return ts.astimezone(timezone.utc).replace(tzinfo=None) if ts.tzinfo else ts
 
 
+#: Days of mature videos the additive model learns from, and the least it needs to be fitted.
+MODEL_WINDOW_DAYS = 90
+MODEL_MIN_VIDEOS = 10
+#: Days of planned batches behind the project's volume (for the experiment cap).
+VOLUME_DAYS = 14
+
+
+@dataclass(frozen=True)
+class PlanningOptions:
+    """How plan-next plans: which planner, the running-experiment cap (0 = sized from the volume)
+    and the experiments' minimum n per arm."""
+
+    planner: str = "model"
+    max_experiments: int = 0
+    min_n: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PlanningOptions:
+        return cls(planner=settings.planner, max_experiments=settings.plan_max_experiments, min_n=settings.ab_min_n)
+
+
 @dataclass
 class PlanningInputs:
     stats: list[RecipeStat]
     stats_partition: date
     existing_pairs: set[tuple[str, str]]
     running: list[ExperimentRef]
+    model: ModelPlanInputs | None = None
+    model_note: str | None = None
 
 
 def latest_stats_partition(tx: Transaction, project_id: str, as_of: datetime) -> date | None:
@@ -114,21 +145,116 @@ def load_inputs(tx: Transaction, project_id: str, as_of: datetime) -> PlanningIn
         {"p": project_id},
     )
     running = tx.query_df(
-        "SELECT experiment_id, baseline_recipe_hash, variant_recipe_hash FROM experiments "
-        "WHERE project_id = :p AND status = 'running' ORDER BY experiment_id",
+        "SELECT e.experiment_id, e.baseline_recipe_hash, e.variant_recipe_hash, "
+        "(SELECT count(*) FROM video_jobs j WHERE j.project_id = e.project_id AND j.experiment_id = e.experiment_id "
+        "AND j.recipe_hash = e.variant_recipe_hash) AS variant_jobs "
+        "FROM experiments e WHERE e.project_id = :p AND e.status = 'running' ORDER BY e.experiment_id",
         {"p": project_id},
     )
     return PlanningInputs(
         stats=stats,
         stats_partition=partition,
         existing_pairs=set(pairs.itertuples(index=False, name=None)),
-        running=[ExperimentRef(*row) for row in running.itertuples(index=False, name=None)],
+        running=[
+            ExperimentRef(str(e), str(b), str(v), int(n)) for e, b, v, n in running.itertuples(index=False, name=None)
+        ],
     )
 
 
-def make_plan(tx: Transaction, request: PlanRequest, config: PlannerConfig | None = None) -> tuple[BatchPlan, PlanningInputs]:
+def _training_rows(tx: Transaction, project_id: str, partition: date) -> pd.DataFrame:
+    """Mature videos with a full recipe in the model window, as of the stats partition (SPEC §4 as-of)."""
+    since = datetime.combine(partition, datetime.min.time()) + timedelta(days=1 - MODEL_WINDOW_DAYS)
+    return tx.query_df(
+        f"SELECT o.video_id, o.published_at, o.views_6h, o.avg_view_duration_s, o.engagement_rate, v.content_type, "
+        f"v.recipe_hash, {', '.join('v.' + f for f in RECIPE_FIELDS)} "
+        "FROM outcomes o JOIN videos v ON v.project_id = o.project_id AND v.video_id = o.video_id "
+        "WHERE o.partition_date = :d AND o.project_id = :p AND o.is_mature AND o.views_6h IS NOT NULL "
+        "AND o.avg_view_duration_s IS NOT NULL AND o.engagement_rate IS NOT NULL AND v.recipe_hash IS NOT NULL "
+        "AND o.published_at >= :since ORDER BY o.video_id",
+        {"d": partition, "p": project_id, "since": since},
+    )
+
+
+def _decided(tx: Transaction, project_id: str, as_of: datetime) -> tuple[set[str], set[str]]:
+    """Promoted (won a decided experiment) and demoted (lost one) recipe hashes; the latest verdict wins."""
+    frame = tx.query_df(
+        "SELECT baseline_recipe_hash, variant_recipe_hash, winner FROM experiments "
+        "WHERE project_id = :p AND status = 'completed' AND winner IN ('baseline', 'variant') "
+        "AND completed_at IS NOT NULL AND completed_at <= :t ORDER BY completed_at, experiment_id",
+        {"p": project_id, "t": _naive(as_of)},
+    )
+    promoted: set[str] = set()
+    demoted: set[str] = set()
+    for baseline, variant, winner in frame.itertuples(index=False, name=None):
+        won, lost = (variant, baseline) if winner == "variant" else (baseline, variant)
+        promoted.add(won)
+        demoted.discard(won)
+        demoted.add(lost)
+        promoted.discard(lost)
+    return promoted, demoted
+
+
+def _jobs_per_day(tx: Transaction, project_id: str, as_of: datetime, fallback: int) -> float:
+    day = _naive(as_of).date()
+    frame = tx.query_df(
+        "SELECT coalesce(sum(planned), 0) AS jobs, count(DISTINCT batch_date) AS days FROM planned_batches "
+        "WHERE project_id = :p AND batch_date >= :since AND batch_date < :day",
+        {"p": project_id, "since": day - timedelta(days=VOLUME_DAYS), "day": day},
+    )
+    jobs, days = float(frame.iat[0, 0]), int(frame.iat[0, 1])
+    return jobs / days if days else float(fallback)
+
+
+def load_model_inputs(
+    tx: Transaction, request: PlanRequest, inputs: PlanningInputs, options: PlanningOptions
+) -> tuple[ModelPlanInputs | None, str | None]:
+    """Fit the additive model on the project's mature videos as of the stats partition, and gather the
+    rest of the model planner's inputs. ``(None, reason)`` when there are too few videos to fit it."""
+    rows = _training_rows(tx, request.project_id, inputs.stats_partition)
+    if len(rows) < MODEL_MIN_VIDEOS:
+        return None, (
+            f"only {len(rows)} mature videos with a recipe in the last {MODEL_WINDOW_DAYS} days "
+            f"(the model needs {MODEL_MIN_VIDEOS}): planned by recipe ranking"
+        )
+    recipes = [
+        {f: (int(r[f]) if f == "scene_count" else r[f]) for f in RECIPE_FIELDS} for r in rows.to_dict("records")
+    ]
+    content = [None if pd.isna(c) or not str(c).strip() else str(c) for c in rows["content_type"]]
+    hours = [pd.Timestamp(ts).hour for ts in rows["published_at"]]
+    target = model_target(rows["avg_view_duration_s"], rows["views_6h"], rows["engagement_rate"])
+    presets = tuple(sorted({str(r["preset"]) for r in recipes} | {s.recipe.preset for s in inputs.stats}))
+    posterior = fit_additive(
+        recipes, content, hours, target,
+        vocabulary=Vocabulary(presets=presets, content_types=tuple(sorted({c for c in content if c}))),
+    )
+    counts = rows.groupby("recipe_hash").size()
+    first = {h: recipes[i] for i, h in enumerate(rows["recipe_hash"])}
+    evidence = [Evidence(Recipe(**first[h]), str(h), int(n)) for h, n in counts.items()]
+    promoted, demoted = _decided(tx, request.project_id, request.as_of)
+    cap = options.max_experiments or experiment_cap(
+        _jobs_per_day(tx, request.project_id, request.as_of, request.count), request.explore_ratio, options.min_n
+    )
+    return ModelPlanInputs(posterior, evidence, cap, promoted, demoted, min_n=options.min_n), None
+
+
+def make_plan(
+    tx: Transaction,
+    request: PlanRequest,
+    config: PlannerConfig | None = None,
+    options: PlanningOptions | None = None,
+) -> tuple[BatchPlan, PlanningInputs]:
+    """Plan a batch: the model planner when the project has enough mature videos (and it is not
+    switched off), else the ranking planner (with a note saying why)."""
+    options = options or PlanningOptions()
     inputs = load_inputs(tx, request.project_id, request.as_of)
-    plan = plan_batch(request, inputs.stats, inputs.existing_pairs, inputs.running, config)
+    if options.planner == "model":
+        inputs.model, inputs.model_note = load_model_inputs(tx, request, inputs, options)
+    if inputs.model is not None:
+        plan = plan_batch_with_model(request, inputs.stats, inputs.existing_pairs, inputs.running, inputs.model)
+    else:
+        plan = plan_batch(request, inputs.stats, inputs.existing_pairs, inputs.running, config)
+        if inputs.model_note:
+            plan = replace(plan, notes=(*plan.notes, inputs.model_note))
     return plan, inputs
 
 
@@ -167,6 +293,10 @@ def write_plan(
                     "plan_json": json.dumps(payload),
                     "run_id": run_id,
                     "created_at": now,
+                    "explore_ratio": float(plan.explore_ratio),
+                    "policy": plan.policy,
+                    "propensity_samples": plan.model.get("propensity_draws") if plan.model else None,
+                    "running_experiment_cap": plan.model.get("running_experiment_cap") if plan.model else None,
                 }
             ]
         ),
@@ -188,6 +318,7 @@ def write_plan(
                 "brief": json.dumps(job.brief),
                 "status": "planned",
                 "created_at": now,
+                "planner": plan.policy,
                 **{k: v for k, v in extra.items() if k in _JOB_EXTRA_COLUMNS},
             }
         )
@@ -214,11 +345,15 @@ def write_plan(
 
 
 def job_extras(tx: Transaction, plan: BatchPlan, gate: GateConfig) -> list[dict[str, Any]]:
-    """Per job: content type (Thompson over content arms), posting hour (UCB1 over timing arms),
+    """Per job: content type and posting hour (the model planner's, with their propensities; else
+    Thompson over content arms and UCB1 over timing arms),
     predicted engagement and follow-through from the latest predictors, and the gate (issue 4)."""
-    arms = latest_arms(tx, plan.project_id, plan.as_of)
-    picks = assign_content_and_hours(arms, len(plan.jobs), plan.seed)
-    extras = [{"content_type": content, "posting_hour": hour} for content, hour in picks]
+    if all(job.choice is not None for job in plan.jobs):  # the model planner chose them (and logged propensities)
+        extras = [job.choice.to_json_dict() for job in plan.jobs if job.choice is not None]
+    else:
+        arms = latest_arms(tx, plan.project_id, plan.as_of)
+        picks = assign_content_and_hours(arms, len(plan.jobs), plan.seed)
+        extras = [{"content_type": content, "posting_hour": hour} for content, hour in picks]
     features = [{**job.recipe.fields(), **extra} for job, extra in zip(plan.jobs, extras)]
     predictions = predict_jobs(latest_predictors(tx, plan.project_id, plan.as_of), features, gate)
     return [{**extra, **prediction} for extra, prediction in zip(extras, predictions)]
@@ -231,4 +366,10 @@ _JOB_EXTRA_COLUMNS = {
     "predicted_follow_through",
     "prediction_reason",
     "gate_passed",
+    "recipe_propensity",
+    "content_propensity",
+    "hour_propensity",
+    "propensity",
+    "posterior_mean",
+    "posterior_sd",
 }

@@ -10,7 +10,7 @@ import pandas as pd
 
 from learning_loop.domain.planning import PlanRequest
 from learning_loop.domain.ranking import rank_recipes
-from learning_loop.stores.planning import job_extras, make_plan
+from learning_loop.stores.planning import PlanningOptions, job_extras, make_plan
 from learning_loop.stores.models import GateConfig
 from learning_loop.views.common import records, require_project
 from learning_loop.warehouse.backend import Warehouse
@@ -73,7 +73,14 @@ def planning_stats(wh: Warehouse, project: str) -> dict[str, Any]:
 
 
 def recommendations_view(
-    wh: Warehouse, project: str, count: int, topics: list[str], as_of: datetime, gate: GateConfig, seed: int = 0
+    wh: Warehouse,
+    project: str,
+    count: int,
+    topics: list[str],
+    as_of: datetime,
+    gate: GateConfig,
+    seed: int = 0,
+    options: PlanningOptions | None = None,
 ) -> dict[str, Any]:
     """The plan plan-next would make now, without writing anything, plus context (seed 001)."""
     require_project(wh, project)
@@ -86,7 +93,7 @@ def recommendations_view(
         seed=seed,
     )
     with wh.transaction() as tx:
-        plan, inputs = make_plan(tx, request)
+        plan, inputs = make_plan(tx, request, options=options)
         extras = job_extras(tx, plan, gate)
         recent = tx.scalar(
             "SELECT count(*) FROM planned_batches WHERE project_id = :p AND as_of >= :since",

@@ -243,6 +243,10 @@ PLANNED_BATCHES = Table(
         ("plan_json", "text"),  # the plan-next --json output
         ("run_id", "text"),
         ("created_at", "ts"),
+        ("explore_ratio", "float"),
+        ("policy", "text"),  # the planner's policy (additive_thompson, or ranking when no model can be fitted)
+        ("propensity_samples", "int"),  # Monte Carlo replays behind the logged propensities
+        ("running_experiment_cap", "int"),
     ),
 )
 
@@ -266,6 +270,15 @@ VIDEO_JOBS = Table(
         ("predicted_follow_through", "float"),
         ("prediction_reason", "text"),
         ("gate_passed", "bool"),
+        # logged propensities (issue 12): the probability with which the planner chose this job's
+        # recipe / content type / posting hour given its inputs; `propensity` is their product
+        ("recipe_propensity", "float"),
+        ("content_propensity", "float"),
+        ("hour_propensity", "float"),
+        ("propensity", "float"),
+        ("planner", "text"),  # the policy that planned the job, e.g. additive_thompson
+        ("posterior_mean", "float"),  # the model's estimate of the job's value (model target units)
+        ("posterior_sd", "float"),
         ("status", "text"),  # planned | completed
         ("video_id", "text"),
         ("completed_at", "ts"),

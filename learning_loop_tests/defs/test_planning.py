@@ -245,7 +245,10 @@ def test_jobs_carry_content_type_posting_hour_and_predictions(world, warehouse_u
     plan = run_plan(count=4).output_for_node("plan_next_batch_op")
     hours = [j["posting_hour"] for j in plan["jobs"]]
     assert all(isinstance(h, int) and 0 <= h <= 23 for h in hours)
-    assert len(set(hours)) == len(hours)  # batch-aware: no pile-up on one hour
+    # the model planner: exploit jobs take the posterior-mean best hour, explore jobs a Thompson draw
+    exploit_hours = {j["posting_hour"] for j in plan["jobs"] if j["generation_mode"] == "exploit"}
+    assert len(exploit_hours) == 1 and plan["policy"] == "additive_thompson"
+    assert all(0 < j["propensity"] <= 1 for j in plan["jobs"])
     assert {j["content_type"] for j in plan["jobs"]} <= {"story", "factual"}
     for job in plan["jobs"]:
         assert {"predicted_engagement_rate", "predicted_follow_through", "prediction_reason", "gate_passed"} <= set(job)

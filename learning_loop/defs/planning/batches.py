@@ -73,7 +73,7 @@ def plan_next_batch_op(
     request = plan_request(config)
     wh = warehouse.get()
     with wh.transaction() as tx:
-        plan, inputs = make_plan(tx, request)
+        plan, inputs = make_plan(tx, request, options=runtime.planning())
         extras = job_extras(tx, plan, runtime.gate())
         payload = write_plan(tx, plan, inputs, frozen_rules(runtime.experiment_rules()), context.run_id, extras)
     explore_share = plan.explore_count / plan.planned if plan.planned else 0.0
@@ -89,6 +89,8 @@ def plan_next_batch_op(
             "explore_share": float(explore_share),
             "skipped": len(plan.skipped),
             "stats_partition": inputs.stats_partition.isoformat(),
+            "policy": plan.policy,
+            **_model_metadata(plan, payload["jobs"]),
         },
     )
     yield dg.AssetMaterialization(
@@ -116,6 +118,28 @@ def plan_next_batch_op(
         f"({plan.exploit_count} exploit, {plan.explore_count} explore), {len(plan.skipped)} skipped"
     )
     yield dg.Output(payload)
+
+
+def _model_metadata(plan, jobs: list[dict]) -> dict:
+    """What an operator plots to watch the model converge: the best recipe's posterior mean and sd,
+    the running-experiment cap and the logged propensities' range."""
+    if not plan.model:
+        return {}
+    m = plan.model
+    props = [float(j["propensity"]) for j in jobs if j.get("propensity") is not None]
+    return {
+        "best_recipe_posterior_mean": float(m["best_recipe_posterior_mean"]),
+        "best_recipe_posterior_sd": float(m["best_recipe_posterior_sd"]),
+        "best_recipe_hash": str(m["best_recipe_hash"]),
+        "best_content_type": str(m["best_content_type"]),
+        "best_hour": int(m["best_hour"]),
+        "model_training_videos": int(m["training_videos"]),
+        "model_noise_sd": float(m["noise_sd"]),
+        "running_experiment_cap": int(m["running_experiment_cap"]),
+        "experiments_filling": int(m["experiments_filling"]),
+        "min_propensity": float(min(props)) if props else 0.0,
+        "mean_propensity": float(sum(props) / len(props)) if props else 0.0,
+    }
 
 
 @dg.job(name="plan_next_batch", description="plan-next: the next batch of video jobs for one project.")

@@ -11,6 +11,7 @@ from learning_loop.domain.exploration import Mutation
 from learning_loop.domain.planning.plan import (
     SKIP_DUPLICATE,
     GenerationMode,
+    JobChoice,
     PlannedJob,
     SkippedTopic,
     value_text,
@@ -34,6 +35,7 @@ class Draft:
     experiment_id: str | None = None
     baseline_recipe_hash: str | None = None
     mutation: Mutation | None = None
+    choice: JobChoice | None = None
 
 
 def shortfall_reason(
@@ -85,6 +87,7 @@ def planned_jobs(batch_id: str, drafts: Sequence[Draft]) -> tuple[PlannedJob, ..
                 variable_tested=mut.field if mut else None,
                 baseline_value=value_text(mut.baseline_value) if mut else None,
                 variant_value=value_text(mut.variant_value) if mut else None,
+                choice=d.choice,
             )
         )
     return tuple(jobs)

@@ -14,6 +14,36 @@ SKIP_DUPLICATE = "duplicate"
 GenerationMode = Literal["exploit", "explore"]
 
 
+@dataclass(frozen=True)
+class JobChoice:
+    """What the model-based planner adds to a job: content type and posting hour (Thompson draws
+    from the posterior), the logged propensities of its recipe, content type and hour (the
+    probability the planner chose each given its inputs, marginal over the slot's mode) with
+    ``propensity`` the probability of the whole (recipe, content type, hour), and the posterior
+    value of the job's recipe."""
+
+    content_type: str | None
+    posting_hour: int | None
+    recipe_propensity: float
+    content_propensity: float
+    hour_propensity: float
+    propensity: float  # of the whole (recipe, content type, hour)
+    posterior_mean: float
+    posterior_sd: float
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "content_type": self.content_type,
+            "posting_hour": self.posting_hour,
+            "recipe_propensity": self.recipe_propensity,
+            "content_propensity": self.content_propensity,
+            "hour_propensity": self.hour_propensity,
+            "propensity": self.propensity,
+            "posterior_mean": self.posterior_mean,
+            "posterior_sd": self.posterior_sd,
+        }
+
+
 def value_text(value: object) -> str:
     """How a recipe field value is printed in a plan (reasons, experiments)."""
     return str(value)
@@ -35,8 +65,10 @@ class PlannedJob:
     variable_tested: str | None = None
     baseline_value: str | None = None
     variant_value: str | None = None
+    choice: JobChoice | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
+        extra = self.choice.to_json_dict() if self.choice else {}
         return {
             "job_id": self.job_id,
             "topic": self.topic,
@@ -48,6 +80,7 @@ class PlannedJob:
             "reason": self.reason,
             "brief": self.brief,
             "baseline_recipe_hash": self.baseline_recipe_hash,
+            **extra,
         }
 
 
@@ -107,6 +140,8 @@ class BatchPlan:
     collapsed_topics: tuple[str, ...]
     shortfall_reason: str | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    policy: str = "ranking"
+    model: dict[str, Any] = field(default_factory=dict)  # the model planner's summary (best recipe, cap, …)
 
     @property
     def planned(self) -> int:
@@ -135,6 +170,8 @@ class BatchPlan:
             "seed": self.seed,
             "shortfall_reason": self.shortfall_reason,
             "notes": list(self.notes),
+            "policy": self.policy,
+            **({"model": self.model} if self.model else {}),
         }
 
     def experiments_json(self) -> list[dict[str, Any]]:
@@ -145,6 +182,7 @@ __all__ = [
     "SKIP_DUPLICATE",
     "BatchPlan",
     "GenerationMode",
+    "JobChoice",
     "NewExperiment",
     "PlannedJob",
     "SkippedTopic",

@@ -73,6 +73,7 @@ class ExperimentRef:
     experiment_id: str
     baseline_recipe_hash: str
     variant_recipe_hash: str
+    variant_jobs: int = 0  # jobs planned with the variant recipe since the experiment started
 
 
 @dataclass(frozen=True)
