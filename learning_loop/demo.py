@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from learning_loop.demo_active import run_active_learning
@@ -41,6 +41,32 @@ def copy_sample_to_landing(settings: Settings, sample: Path = SAMPLE_DIR) -> int
                 shutil.copy2(path, target / path.name)
                 copied += 1
     return copied
+
+
+def _off_policy_summary(result, days: int) -> None:
+    """Off-policy estimates of the seeds' policy and of uniform from the simulation's logged jobs
+    (what `learning-loop evaluate-policy` prints)."""
+    from learning_loop.views.evaluation import policy_evaluation_view
+
+    sim_settings = Settings.for_home(result.home)
+    wh = open_warehouse(sim_settings.warehouse_url)
+    last_day = date.fromisoformat(str(result.rows[-1]["day"]))
+    as_of = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    project = "sim-shorts"
+    _say(f"      off-policy evaluation from the platform's logged propensities (`LEARNING_LOOP_HOME={result.home} "
+         f"learning-loop evaluate-policy --project {project} --policy seeds --days {days} "
+         f"--as-of {as_of:%Y-%m-%dT%H:%M:%SZ}`):")
+    for policy in ("current", "seeds", "uniform"):
+        try:
+            view = policy_evaluation_view(wh, project, policy, days, as_of)
+        except ValueError as exc:
+            _say(f"        {policy}: {exc}")
+            continue
+        dr = view["estimates"]["dr"]
+        ipw = view["estimates"]["ipw"]
+        _say(f"        {policy:<8} DR {dr['value']:.3f} [{dr['ci_low']:.3f}, {dr['ci_high']:.3f}]  IPW {ipw['value']:.3f} "
+             f"[{ipw['ci_low']:.3f}, {ipw['ci_high']:.3f}]  ({view['rounds']} rounds, ESS "
+             f"{view['effective_sample_size']:.0f})")
 
 
 def run_demo(settings: Settings, fresh: bool = False, simulation: bool = True, days: int = 14, seed: int = 1) -> int:
@@ -101,7 +127,8 @@ def run_demo(settings: Settings, fresh: bool = False, simulation: bool = True, d
             f"[6/{steps}] closed-loop simulation: {days} days in which the platform plans against a hidden world "
             "(`learning-loop simulate`; skip with --no-simulation) …"
         )
-        simulate(settings, days=days, seed=seed, jobs_per_day=5, warmup_days=7, say=lambda m: _say(f"      {m}"))
+        result = simulate(settings, days=days, seed=seed, jobs_per_day=5, warmup_days=7, say=lambda m: _say(f"      {m}"))
+        _off_policy_summary(result, days)
     _say(
         f"done in {time.monotonic() - started:.1f}s. Open the runs in the web UI: "
         f"`LEARNING_LOOP_START_DATE={first} LEARNING_LOOP_END_DATE={last + timedelta(days=1)} learning-loop ui` "

@@ -112,8 +112,11 @@ class Effects:
     hour_coef: np.ndarray  # 4 values, see hour_basis
 
     def recipe_value(self, recipe: Mapping[str, Any]) -> float:
-        """The recipe part of the value: the sum of its six field effects (no intercept)."""
-        return float(sum(self.fields[f].get(_key(f, recipe[f]), 0.0) for f in RECIPE_FIELDS))
+        """The recipe's value: the intercept, its six field effects and the average content type effect
+        (see :meth:`AdditivePosterior.recipe_value`)."""
+        content = float(np.mean(list(self.content.values()))) if self.content else 0.0
+        fields = float(sum(self.fields[f].get(_key(f, recipe[f]), 0.0) for f in RECIPE_FIELDS))
+        return self.intercept + fields + content
 
     def hour_effects(self) -> np.ndarray:
         """The smooth hour effect at each of the 24 hours."""
@@ -175,8 +178,12 @@ class AdditivePosterior:
         return self._effects(coef)
 
     def recipe_row(self, recipe: Mapping[str, Any]) -> np.ndarray:
-        """Indicator row of a recipe's six field values (zeros elsewhere): recipe value = row @ coef."""
+        """The intercept and a recipe's six field values as an indicator row: recipe value = row @ coef."""
         row = np.zeros(self.mean.shape[0])
+        row[self._index[("intercept", None)]] = 1.0
+        content = self.vocabulary.content_types
+        for c in content:  # at the average content type (the hour harmonics average to zero over a day)
+            row[self._index[("content_type", c)]] = 1.0 / len(content)
         for name in RECIPE_FIELDS:
             i = self._index.get((name, _key(name, recipe[name])))
             if i is not None:
@@ -184,7 +191,11 @@ class AdditivePosterior:
         return row
 
     def recipe_value(self, recipe: Mapping[str, Any]) -> tuple[float, float]:
-        """Posterior mean and standard deviation of a recipe's value (the sum of its field effects)."""
+        """Posterior mean and standard deviation of a recipe's value: the intercept plus its six field
+        effects and the average content type effect, i.e. the expected target of a video with this recipe at
+        an average content type and hour. (Intercept and average content effect are identifiable together,
+        so the sd is the uncertainty an operator cares about; they are common to all recipes, so they
+        change no comparison.)"""
         row = self.recipe_row(recipe)
         sd = float(np.linalg.norm(row @ self.chol))
         return float(row @ self.mean), sd

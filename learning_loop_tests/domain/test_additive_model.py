@@ -102,8 +102,7 @@ def test_true_recipe_differences_lie_within_the_posterior_intervals(world, big_f
 
 def test_posterior_sd_shrinks_with_more_data(world):
     """The sd of what the data identify -- the difference between two recipes, the hour curve's shape --
-    falls like 1/sqrt(n). (A recipe's absolute value is not identified: a constant can move between
-    the intercept and any field's effects, so its sd stays near the prior's.)"""
+    falls like 1/sqrt(n)."""
     recipes, content, hours, y = _synthetic(world, 3200, seed=2)
     a, b = (_random_recipe(world, np.random.default_rng(s)) for s in (9, 19))
     diff_sds, hour_sds = [], []
@@ -118,13 +117,31 @@ def test_posterior_sd_shrinks_with_more_data(world):
         assert sds[-1] < 0.5 * sds[1], sds  # 8x the data: about sqrt(8) narrower once the prior stops mattering
 
 
-def test_recipe_value_is_the_sum_of_field_effects_and_its_sd_the_quadratic_form(world, big_fit):
+def test_recipe_value_is_intercept_plus_field_effects_and_its_sd_the_quadratic_form(world, big_fit):
     recipe = _random_recipe(world, np.random.default_rng(4))
     mean, sd = big_fit.recipe_value(recipe)
     assert mean == pytest.approx(big_fit.mean_effects().recipe_value(recipe))
     row = big_fit.recipe_row(recipe)
-    assert row.sum() == len(RECIPE_FIELDS)
+    cols = big_fit.vocabulary.columns
+    contents = big_fit.vocabulary.content_types
+    assert {cols[i] for i in np.flatnonzero(row)} == {("intercept", None)} | {
+        (f, recipe[f]) for f in RECIPE_FIELDS} | {("content_type", c) for c in contents}
+    assert all(row[cols.index(("content_type", c))] == pytest.approx(1 / len(contents)) for c in contents)
     assert sd == pytest.approx(math.sqrt(row @ big_fit.cov @ row))
+
+
+def test_a_recipes_posterior_sd_shrinks_with_data(world):
+    """The value is identifiable (intercept + average content effect), so its sd goes to 0 with n."""
+    recipe = _random_recipe(world, np.random.default_rng(4))
+    sds = []
+    for n in (100, 400, 1600):
+        rng = np.random.default_rng(n)
+        recipes = [_random_recipe(world, rng) for _ in range(n)]
+        contents = [world.content_types[int(rng.integers(0, len(world.content_types)))] for _ in range(n)]
+        hours = [int(rng.integers(0, 24)) for _ in range(n)]
+        y = [world.true_logit(r, c, h) + rng.normal(0, 0.5) for r, c, h in zip(recipes, contents, hours)]
+        sds.append(fit_additive(recipes, contents, hours, y).recipe_value(recipe)[1])
+    assert sds[0] > sds[1] > sds[2] and sds[2] < 0.5 * sds[0]
 
 
 def test_sampling_is_exact_and_reproducible_for_a_seed(world, big_fit):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
@@ -55,7 +55,7 @@ def _build(world_seed: int, videos: int, pool_size: int = 8) -> Setup:
     rng = np.random.default_rng(world_seed)
     pool = []
     while len(pool) < pool_size:
-        recipe = {f: (world.presets if f == "preset" else ALLOWED_VALUES[f])[0] for f in RECIPE_FIELDS}
+        recipe = {}
         for f in RECIPE_FIELDS:
             values = world.presets if f == "preset" else ALLOWED_VALUES[f]
             recipe[f] = values[int(rng.integers(0, len(values)))]
@@ -76,9 +76,8 @@ def _build(world_seed: int, videos: int, pool_size: int = 8) -> Setup:
     evidence = tuple(Evidence(Recipe(**r), recipe_hash(r), counts[recipe_hash(r)]) for r in pool)
     stats = tuple(RecipeStat(e.recipe, e.recipe_hash, times_used=e.videos + 2, scored_videos=e.videos)
                   for e in evidence)
-    ranked = tuple(sorted((e.recipe_hash for e in evidence),
-                          key=lambda h: (-post.recipe_value(Recipe.model_validate(
-                              next(e.recipe for e in evidence if e.recipe_hash == h)).fields())[0], h)))
+    by_mean = sorted(evidence, key=lambda e: (-post.recipe_value(e.recipe.fields())[0], e.recipe_hash))
+    ranked = tuple(e.recipe_hash for e in by_mean)
     return Setup(world, post, evidence, stats, ranked)
 
 
@@ -174,7 +173,7 @@ def test_exploit_takes_the_next_best_recipe_on_a_duplicate(setup):
 
 def test_without_evidence_every_job_exploits_the_most_used_recipe(setup):
     stats = list(setup.stats)
-    most_used = max(stats, key=lambda s: (s.times_used, s.recipe_hash))
+    most_used = min(stats, key=lambda s: (-s.times_used, s.recipe_hash))  # ties: the smallest hash
     inputs = ModelPlanInputs(setup.posterior, (), 3, propensity_draws=DRAWS)
     plan = plan_batch_with_model(_request(count=6), stats, set(), [], inputs)
     assert plan.explore_count == 0 and plan.exploit_count == 6
@@ -222,10 +221,18 @@ def test_explore_changes_one_field_keeps_the_split_and_never_repeats_a_pair(setu
         assert set(new) == {j.experiment_id for j in plan.jobs if j.experiment_id}
 
 
-def test_explore_continues_a_running_experiment_on_the_same_pair(setup):
+def _best_mutations(setup: Setup, k: int) -> list[Recipe]:
+    """The k single-field mutations of the best evidenced recipe with the best posterior means."""
     best = setup.recipe(setup.ranked[0])
-    refs = [ExperimentRef(f"exp_run_{v}", setup.ranked[0], best.with_field("ending_type", v).recipe_hash, 0)
-            for v in ALLOWED_VALUES["ending_type"] if v != best.ending_type]
+    mutations = [best.with_field(f, v) for f in RECIPE_FIELDS
+                 for v in (setup.posterior.vocabulary.presets if f == "preset" else ALLOWED_VALUES[f])
+                 if v != best.fields()[f]]
+    return sorted(mutations, key=lambda r: -setup.posterior.recipe_value(r.fields())[0])[:k]
+
+
+def test_explore_continues_a_running_experiment_on_the_same_pair(setup):
+    refs = [ExperimentRef(f"exp_run_{i}", setup.ranked[0], v.recipe_hash, 0)
+            for i, v in enumerate(_best_mutations(setup, 2))]
     by_id = {r.experiment_id: r for r in refs}
     continued = 0
     for seed in range(10):
@@ -235,7 +242,7 @@ def test_explore_continues_a_running_experiment_on_the_same_pair(setup):
                 ref = by_id[job.experiment_id]
                 assert (job.baseline_recipe_hash, job.recipe_hash) == (ref.baseline_recipe_hash,
                                                                        ref.variant_recipe_hash)
-                assert job.variable_tested == "ending_type"
+                assert _diff_fields(job.recipe, setup.recipe(setup.ranked[0])) == [job.variable_tested]
                 assert job.experiment_id in plan.reused_experiment_ids
                 continued += 1
         new_pairs = {(e.baseline_recipe_hash, e.variant_recipe_hash) for e in plan.new_experiments}
@@ -282,17 +289,21 @@ def test_experiments_that_reached_min_n_leave_the_cap(setup):
     full = _filling_refs(setup, 2, variant_jobs=5)
     plans = [_plan(setup, _request(count=10, seed=s), running=full, running_cap=2, min_n=5) for s in range(8)]
     assert sum(len(p.new_experiments) for p in plans) > 0
-    # one job short of min_n: one explore job fills it, then the batch may open a new one
+    # both one job short of min_n: the batch starts at the cap, so explore first continues one of them,
+    # which fills it and frees a place; only then may a new experiment be opened
     almost = _filling_refs(setup, 2, variant_jobs=4)
-    for seed in range(8):
+    ids = {r.experiment_id for r in almost}
+    opened = 0
+    for seed in range(12):
         plan = _plan(setup, _request(count=10, seed=seed), running=almost, running_cap=2, min_n=5)
-        explore = [j for j in plan.jobs if j.generation_mode == "explore"]
-        if plan.new_experiments:
-            first_new = next(i for i, j in enumerate(explore) if j.experiment_id not in
-                             {r.experiment_id for r in almost})
-            assert any(j.experiment_id in {r.experiment_id for r in almost} for j in explore[:first_new])
-        assert len(plan.new_experiments) <= 1 + len({j.experiment_id for j in explore} &
-                                                     {r.experiment_id for r in almost})
+        explore = [j.experiment_id for j in plan.jobs if j.generation_mode == "explore"]
+        assert explore[0] in ids
+        new = {e.experiment_id for e in plan.new_experiments}
+        for i, exp_id in enumerate(explore):
+            if exp_id in new and exp_id not in explore[:i]:  # the job that opened it
+                assert len(ids & set(explore[:i])) >= len(new & set(explore[: i + 1]))
+        opened += len(new)
+    assert opened > 0
 
 
 def test_no_explore_option_falls_back_to_exploit_with_honest_propensities(setup):

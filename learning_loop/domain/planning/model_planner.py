@@ -13,13 +13,15 @@ that estimates a recipe's value from all videos sharing its field values:
   exploit never picks an untried recipe.
 - **Explore** draws one posterior sample per slot (Thompson sampling) and
   takes, among the single-field mutations of the top ``explore_baselines``
-  evidenced recipes (never the exploit recipe itself) and the variants of
+  evidenced recipes (never the best recipe itself) and the variants of
   running experiments, the one with the best *sampled* value. Exploration
   therefore concentrates where the posterior still allows a gain.
-- **Experiment cap.** While ``running_cap`` experiments are running (counting
-  the ones this batch creates), explore only continues running experiments,
-  so each of them reaches its minimum n instead of many starving. The default
-  cap is sized from the project's volume (:func:`experiment_cap`).
+- **Experiment cap.** While ``running_cap`` experiments are still *filling*
+  (fewer than ``min_n`` variant jobs planned, counting the ones this batch
+  creates and feeds), explore only continues those, so each reaches its
+  minimum n instead of many starving; an experiment with its n keeps running
+  until its verdict without holding a place. The default cap is sized from
+  the project's volume (:func:`experiment_cap`).
 - **Content type and posting hour** of every job are Thompson draws from the
   same posterior (argmax of one sampled content effect and of one sampled
   smooth hour curve), drawn from a generator independent of the recipe choice.
@@ -264,6 +266,8 @@ def plan_batch_with_model(
         explore = bool(slot_is_explore[len(drafts)]) and bool(mask.any())
         if bool(slot_is_explore[len(drafts)]) and not mask.any():
             notes.append(f"no explore option left for topic {topic.topic!r} (experiment cap or duplicates): exploit")
+        # with no explore option an explore-mode slot exploits too: this slot's choice is then certain
+        p_slot = p_explore if mask.any() else 0.0
         theta = post.sample_coef(context_rng)
         greedy = inputs.greedy_context and not explore
         content, hour = _context_of(post.mean if greedy else theta)
@@ -272,8 +276,8 @@ def plan_batch_with_model(
         h_explore = float(hour_share[hour])
         c_exploit = float(content == greedy_content) if inputs.greedy_context else c_explore
         h_exploit = float(hour == greedy_hour) if inputs.greedy_context else h_explore
-        content_p = (1.0 - p_explore) * c_exploit + p_explore * c_explore
-        hour_p = (1.0 - p_explore) * h_exploit + p_explore * h_explore
+        content_p = (1.0 - p_slot) * c_exploit + p_slot * c_explore
+        hour_p = (1.0 - p_slot) * h_exploit + p_slot * h_explore
 
         if not explore:
             if top is None:
@@ -281,8 +285,8 @@ def plan_batch_with_model(
                 continue
             mean, sd = scored.get(top.recipe_hash) or post.recipe_value(top.recipe.fields())
             r_explore = float(sum(explore_probs[i] for i, k in enumerate(option_keys) if k[1] == top.recipe_hash))
-            recipe_p = (1.0 - p_explore) + p_explore * r_explore
-            joint = (1.0 - p_explore) * c_exploit * h_exploit + p_explore * r_explore * c_explore * h_explore
+            recipe_p = (1.0 - p_slot) + p_slot * r_explore
+            joint = (1.0 - p_slot) * c_exploit * h_exploit + p_slot * r_explore * c_explore * h_explore
             reason = f"exploit: rank {rank_of[top.recipe_hash]} recipe by posterior mean {mean:+.3f} ± {sd:.3f}"
             if top.recipe_hash in promoted:
                 reason += " (promoted: won its experiment)"
@@ -331,8 +335,8 @@ def plan_batch_with_model(
                 del filling[exp_id]
         mean, sd = post.recipe_value(cand.variant.fields())
         r_exploit = float(top_hash == cand.variant_hash)
-        recipe_p = p_explore * float(explore_probs[best]) + (1.0 - p_explore) * r_exploit
-        joint = p_explore * float(explore_probs[best]) * c_explore * h_explore + (1.0 - p_explore) * (
+        recipe_p = p_slot * float(explore_probs[best]) + (1.0 - p_slot) * r_exploit
+        joint = p_slot * float(explore_probs[best]) * c_explore * h_explore + (1.0 - p_slot) * (
             r_exploit * c_exploit * h_exploit
         )
         reason = (
