@@ -1,7 +1,7 @@
 """Evaluate one target policy on logged rounds: weights, reward model, IPW / SNIPW / DR, notes.
 
 A logged round is one planned job whose video got a reward: its action (recipe, content
-type, hour), the logged propensity ``π_b(a|x)`` (the product the planner recorded), the reward
+type, hour), the logged propensity ``π_b(a|x)`` (the joint probability the planner recorded), the reward
 and the key of its context (the batch), under which the caller supplies the target policy.
 For ``current`` (no target policies given) the target *is* the logging policy: every weight
 is 1, and ``q̂_π(x_i)`` is estimated by ``q̂(x_i, a_i)`` (the logged action is a draw from that
@@ -42,7 +42,7 @@ MIN_TRUSTED_ESS = 30.0
 class LoggedRound:
     action: Action
     reward: float
-    propensity: float  # π_b(a|x) as logged (recipe × content × hour)
+    propensity: float  # π_b(a|x) as logged: the joint probability of (recipe, content type, hour)
     context: str  # key of the round's target policy (its batch id)
 
 
