@@ -309,17 +309,34 @@ class _PgTx(Transaction):
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     def _insert_coerced(self, table: Table, df: pd.DataFrame) -> None:
+        null = _null_marker(df)
         buffer = io.StringIO()
-        df.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f")
+        df.to_csv(buffer, index=False, header=False, na_rep=null, date_format="%Y-%m-%d %H:%M:%S.%f")
         buffer.seek(0)
         cursor = self.conn.connection.cursor()
         try:
             cursor.copy_expert(
-                f"COPY {table.name} ({table.column_list}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                f"COPY {table.name} ({table.column_list}) FROM STDIN WITH (FORMAT csv, NULL '{null}')",
                 buffer,
             )
         finally:
             cursor.close()
+
+
+def _null_marker(df: pd.DataFrame) -> str:
+    """COPY's NULL string for this frame: `\\N`, unless a text cell holds exactly that (a user's value
+    must not turn into NULL), then `\\N` plus hex digits no text cell holds."""
+    texts: set[str] = set()
+    for name in df.columns:
+        column = df[name]
+        if column.dtype == object or pd.api.types.is_string_dtype(column):
+            hits = column.str.startswith("\\N", na=False) if len(column) else column.astype(bool)
+            texts.update(str(v) for v in column[hits.astype(bool)])
+    marker, n = "\\N", 0
+    while marker in texts:
+        n += 1
+        marker = f"\\N{n:x}"
+    return marker
 
 
 @lru_cache(maxsize=8)

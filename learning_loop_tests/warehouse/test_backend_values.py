@@ -1,0 +1,33 @@
+"""Values survive the warehouse's insert path unchanged on both backends (PostgreSQL inserts by COPY)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from learning_loop.warehouse.backend import Warehouse, _null_marker
+
+
+def test_text_that_looks_like_copys_null_marker_stays_text(warehouse: Warehouse):
+    """A topic literally `\\N` (or `\\N1`) is text, not NULL; a missing value is NULL; empty stays empty."""
+    topics = ["\\N", "\\N1", "", None, "plain, with comma", 'quote " inside']
+    frame = pd.DataFrame(
+        {
+            "project_id": "p",
+            "video_id": [f"v{i}" for i in range(len(topics))],
+            "published_at": pd.Timestamp("2024-01-01 10:00:00"),
+            "topic": topics,
+            "topic_hash": [f"h{i}" for i in range(len(topics))],
+        }
+    )
+    with warehouse.transaction() as tx:
+        tx.insert_df("videos", frame)
+    stored = warehouse.query_df("SELECT video_id, topic FROM videos ORDER BY video_id")
+    got = {row.video_id: (None if pd.isna(row.topic) else row.topic) for row in stored.itertuples()}
+    assert got == {f"v{i}": topic for i, topic in enumerate(topics)}
+
+
+def test_null_marker_avoids_every_text_value():
+    assert _null_marker(pd.DataFrame({"a": ["x", None]})) == "\\N"
+    marker = _null_marker(pd.DataFrame({"a": ["\\N", "\\N1", None], "b": [1.0, None, 2.0]}))
+    assert marker not in {"\\N", "\\N1"} and marker.startswith("\\N")
+    assert _null_marker(pd.DataFrame({"a": pd.Series([], dtype=object)})) == "\\N"
