@@ -329,9 +329,13 @@ def _null_marker(df: pd.DataFrame) -> str:
     texts: set[str] = set()
     for name in df.columns:
         column = df[name]
-        if column.dtype == object or pd.api.types.is_string_dtype(column):
-            hits = column.str.startswith("\\N", na=False) if len(column) else column.astype(bool)
-            texts.update(str(v) for v in column[hits.astype(bool)])
+        if not len(column) or not (column.dtype == object or pd.api.types.is_string_dtype(column)):
+            continue
+        if pd.api.types.infer_dtype(column, skipna=True) == "string":
+            hits = column.str.startswith("\\N", na=False).astype(bool)
+        else:  # dates, numbers or mixed values in an object column
+            hits = column.map(lambda v: isinstance(v, str) and v.startswith("\\N")).astype(bool)
+        texts.update(str(v) for v in column[hits])
     marker, n = "\\N", 0
     while marker in texts:
         n += 1
