@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from learning_loop.domain.brief import generation_brief
 from learning_loop.domain.exploration import Mutation
 from learning_loop.domain.planning.plan import (
     SKIP_DUPLICATE,
+    BatchPlan,
     GenerationMode,
     JobChoice,
+    NewExperiment,
     PlannedJob,
     SkippedTopic,
     value_text,
 )
 from learning_loop.domain.planning.request import PlanRequest, format_as_of
 from learning_loop.domain.planning.split import sha16
-from learning_loop.domain.planning.topics import CleanTopic
+from learning_loop.domain.planning.topics import CleanedTopics, CleanTopic
 from learning_loop.domain.recipe import Recipe
 
 
@@ -93,4 +95,36 @@ def planned_jobs(batch_id: str, drafts: Sequence[Draft]) -> tuple[PlannedJob, ..
     return tuple(jobs)
 
 
-__all__ = ["Draft", "batch_id_for", "planned_jobs", "shortfall_reason"]
+def finish_plan(
+    request: PlanRequest,
+    cleaned: CleanedTopics,
+    drafts: Sequence[Draft],
+    skipped: Sequence[SkippedTopic],
+    new_experiments: Sequence[NewExperiment],
+    reused_experiment_ids: Sequence[str],
+    notes: Sequence[str],
+    policy: str = "ranking",
+    model: dict[str, Any] | None = None,
+) -> BatchPlan:
+    """The batch plan of a finished planning pass: ids, jobs, shortfall reason (both planners)."""
+    batch_id = batch_id_for(request, drafts, skipped)
+    return BatchPlan(
+        batch_id=batch_id,
+        project_id=request.project_id,
+        as_of=request.as_of,
+        seed=request.seed,
+        explore_ratio=float(request.explore_ratio),
+        requested=request.count,
+        jobs=planned_jobs(batch_id, drafts),
+        skipped=tuple(skipped),
+        new_experiments=tuple(new_experiments),
+        reused_experiment_ids=tuple(reused_experiment_ids),
+        collapsed_topics=cleaned.collapsed,
+        shortfall_reason=shortfall_reason(len(drafts), request.count, len(cleaned.topics), skipped),
+        notes=tuple(notes),
+        policy=policy,
+        model=dict(model or {}),
+    )
+
+
+__all__ = ["Draft", "batch_id_for", "finish_plan", "planned_jobs", "shortfall_reason"]

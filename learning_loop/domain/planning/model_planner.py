@@ -39,14 +39,14 @@ Pure: no Dagster, no database, no environment.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from learning_loop.domain.additive import AdditivePosterior, hour_basis
 from learning_loop.domain.exploration import Candidate, Mutation
-from learning_loop.domain.planning.drafts import Draft, batch_id_for, planned_jobs, shortfall_reason
+from learning_loop.domain.planning.drafts import Draft, finish_plan
 from learning_loop.domain.planning.errors import NoRecipeStatsError
 from learning_loop.domain.planning.plan import (
     SKIP_DUPLICATE,
@@ -367,23 +367,8 @@ def plan_batch_with_model(
         "propensity_draws": int(len(draws)),
         "promoted_recipes": sorted(promoted & set(known)),
     }
-    batch_id = batch_id_for(request, drafts, skipped)
-    return BatchPlan(
-        batch_id=batch_id,
-        project_id=request.project_id,
-        as_of=request.as_of,
-        seed=request.seed,
-        explore_ratio=float(request.explore_ratio),
-        requested=request.count,
-        jobs=planned_jobs(batch_id, drafts),
-        skipped=tuple(skipped),
-        new_experiments=tuple(new_experiments.values()),
-        reused_experiment_ids=tuple(reused),
-        collapsed_topics=cleaned.collapsed,
-        shortfall_reason=shortfall_reason(len(drafts), request.count, len(cleaned.topics), skipped),
-        notes=tuple(notes),
-        policy=POLICY,
-        model=summary,
+    return finish_plan(
+        request, cleaned, drafts, skipped, list(new_experiments.values()), list(reused), notes, POLICY, summary
     )
 
 

@@ -8,7 +8,7 @@ from typing import Collection, Iterator, Sequence
 import numpy as np
 
 from learning_loop.domain.exploration import ExplorationModel, Mutation, build_exploration_model
-from learning_loop.domain.planning.drafts import Draft, batch_id_for, planned_jobs, shortfall_reason
+from learning_loop.domain.planning.drafts import Draft, finish_plan
 from learning_loop.domain.planning.errors import NoRecipeStatsError
 from learning_loop.domain.planning.plan import (
     SKIP_DUPLICATE,
@@ -161,21 +161,8 @@ def plan_batch(
         batch_pairs.add((th, mut.variant_hash))
         j_explore += 1
 
-    batch_id = batch_id_for(request, drafts, skipped)
-    return BatchPlan(
-        batch_id=batch_id,
-        project_id=request.project_id,
-        as_of=request.as_of,
-        seed=request.seed,
-        explore_ratio=float(request.explore_ratio),
-        requested=request.count,
-        jobs=planned_jobs(batch_id, drafts),
-        skipped=tuple(skipped),
-        new_experiments=tuple(new_experiments.values()),
-        reused_experiment_ids=tuple(reused),
-        collapsed_topics=cleaned.collapsed,
-        shortfall_reason=shortfall_reason(len(drafts), request.count, len(cleaned.topics), skipped),
-        notes=tuple(notes),
+    return finish_plan(
+        request, cleaned, drafts, skipped, list(new_experiments.values()), list(reused), notes
     )
 
 
