@@ -67,6 +67,8 @@ def _off_policy_summary(result, days: int) -> None:
         _say(f"        {policy:<8} DR {dr['value']:.3f} [{dr['ci_low']:.3f}, {dr['ci_high']:.3f}]  IPW {ipw['value']:.3f} "
              f"[{ipw['ci_low']:.3f}, {ipw['ci_high']:.3f}]  ({view['rounds']} rounds, ESS "
              f"{view['effective_sample_size']:.0f})")
+    _say("        (an effective sample size far below the rounds means the platform rarely did what that policy "
+         "would: IPW is then unreliable and DR leans on its reward model; see docs/off_policy_evaluation.md)")
 
 
 def run_demo(settings: Settings, fresh: bool = False, simulation: bool = True, days: int = 14, seed: int = 1) -> int:
