@@ -191,7 +191,12 @@ class Simulation:
         self.say = progress or (lambda message: None)
         self.home = (config.home or default_home(parent, config.seed)).resolve()
         self.out_dir = (config.out_dir or self.home / "report").resolve()
-        self.settings = Settings.for_home(self.home, start_date_raw=parent.start_date)
+        # the operator's planner settings apply to the simulated project too (e.g. LEARNING_LOOP_PLANNER=ranking
+        # simulates the issue-3 planner in the same world)
+        self.settings = Settings.for_home(
+            self.home, start_date_raw=parent.start_date, planner_raw=parent.planner_raw,
+            plan_max_experiments_raw=parent.plan_max_experiments_raw,
+        )
         self.dagster_home = self.settings.dagster_home
         self.platform = PlatformAdapter(self.settings, tags={SIM_TAG: f"seed-{config.seed}"})
         self.queue = _Queue()
