@@ -1,12 +1,15 @@
-"""Benchmark of the pure plan-next planner (issue 3 "Speed").
+"""Benchmark of the pure plan-next planners (issue 3 "Speed", issue 12).
 
 Generates synthetic recipe stats, existing (topic_hash, recipe_hash) pairs and
-running experiments, then times ``plan_batch`` (and its JSON output) for a
-batch. Generation is excluded from the timing. Target: 1000 topics against
-10k recipes and 100k existing jobs in under 2 s.
+running experiments, then times a batch (and its JSON output). Generation is
+excluded from the timing. Target: 1000 topics against 10k recipes and 100k
+existing jobs in under 2 s. ``--planner model`` (the default) times the model
+planner: fitting the additive model on ``--videos`` mature videos of those
+recipes plus ``plan_batch_with_model`` with its Monte Carlo propensities;
+``--planner ranking`` the issue-3 ranking planner.
 
-    python bench/bench_plan_next.py                 # defaults: 10k / 100k / 1000
-    python bench/bench_plan_next.py --repeat 5 --json
+    python bench/bench_plan_next.py                 # defaults: model, 10k / 100k / 1000, 50k videos
+    python bench/bench_plan_next.py --planner ranking --repeat 5 --json
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from learning_loop.domain.additive import fit_additive  # noqa: E402
 from learning_loop.domain.planning import ExperimentRef, PlanRequest, plan_batch  # noqa: E402
+from learning_loop.domain.planning.model_planner import (  # noqa: E402
+    Evidence,
+    ModelPlanInputs,
+    plan_batch_with_model,
+)
 from learning_loop.domain.ranking import RecipeStat, rank_recipes  # noqa: E402
 from learning_loop.domain.recipe import ALLOWED_VALUES, Recipe, recipe_hash, topic_hash  # noqa: E402
 
@@ -98,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--budget", type=float, default=2.0, help="seconds; exit 1 when the best run exceeds it")
+    parser.add_argument("--planner", choices=("model", "ranking"), default="model")
+    parser.add_argument("--videos", type=int, default=50_000, help="mature videos the model is fitted on")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -120,11 +131,26 @@ def main(argv: list[str] | None = None) -> int:
         as_of=datetime(2024, 6, 1, 6, tzinfo=timezone.utc),
         seed=args.seed,
     )
+    scored = [s for s in stats if s.scored_videos] or stats
+    fields = [s.recipe.fields() for s in scored]
+
+    def model_plan():
+        """Fit the model on synthetic videos of the scored recipes, then plan (both timed)."""
+        picks = rng.integers(0, len(scored), size=args.videos)
+        recipes = [fields[int(i)] for i in picks]
+        contents = [("story", "factual", "educational", "trending")[int(i) % 4] for i in picks]
+        hours = [int(h) for h in rng.integers(0, 24, size=args.videos)]
+        target = rng.normal(0.0, 1.0, size=args.videos)
+        posterior = fit_additive(recipes, contents, hours, target)
+        evidence = [Evidence(s.recipe, s.recipe_hash, s.scored_videos) for s in scored]
+        inputs = ModelPlanInputs(posterior, evidence, running_cap=4)
+        return plan_batch_with_model(request, stats, existing, running, inputs)
+
     plan_times, total_times = [], []
     plan = None
     for _ in range(args.repeat):
         t1 = time.perf_counter()
-        plan = plan_batch(request, stats, existing, running)
+        plan = model_plan() if args.planner == "model" else plan_batch(request, stats, existing, running)
         t2 = time.perf_counter()
         json.dumps(plan.to_json_dict())
         t3 = time.perf_counter()
@@ -132,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         total_times.append(t3 - t1)
     assert plan is not None
     result = {
+        "planner": args.planner,
+        "videos": args.videos if args.planner == "model" else None,
         "recipes": len(stats),
         "existing_pairs": len(existing),
         "topics": args.topics,
@@ -152,12 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         print(
-            f"plan-next: {result['planned']} jobs ({result['exploit']} exploit / {result['explore']} explore, "
+            f"plan-next ({args.planner} planner): {result['planned']} jobs ({result['exploit']} exploit / {result['explore']} explore, "
             f"{result['skipped']} skipped) from {result['recipes']} recipes and {result['existing_pairs']} existing pairs"
         )
         print(f"  generation (excluded): {gen_s:.2f} s")
+        if args.planner == "model":
+            print(f"  (model fit on {args.videos} videos is inside the planner's time)")
         print(
-            f"  plan_batch:            best {result['plan_s_best']:.3f} s, median {result['plan_s_median']:.3f} s"
+            f"  planner:               best {result['plan_s_best']:.3f} s, median {result['plan_s_median']:.3f} s"
             f" over {args.repeat} runs"
         )
         print(

@@ -307,17 +307,31 @@ def test_experiments_that_reached_min_n_leave_the_cap(setup):
 
 
 def test_no_explore_option_falls_back_to_exploit_with_honest_propensities(setup):
-    """At the cap with filling experiments whose baseline is unknown there is nothing to explore: every
-    slot exploits, so the exploit recipe (and greedy context) was certain and is logged as such."""
+    """At the cap, with the one filling experiment's variant already used for the topic, there is nothing
+    to explore: the slot exploits, so the exploit recipe (and greedy context) was certain and is logged so."""
+    from learning_loop.domain.recipe import topic_hash
+
+    best = setup.recipe(setup.ranked[0])
+    field = "ending_type"
+    value = next(v for v in ALLOWED_VALUES[field] if v != best.fields()[field])
+    variant = best.with_field(field, value)
+    refs = [ExperimentRef("exp_filling", best.recipe_hash, variant.recipe_hash, 0)]
+    request = _request(count=1, ratio=1.0)
+    existing = {(topic_hash(TOPICS[0]), variant.recipe_hash)}
+    plan = _plan(setup, request, existing=existing, running=refs, running_cap=1)
+    assert plan.explore_count == 0 and plan.new_experiments == ()
+    assert any("no explore option" in n for n in plan.notes)
+    c = plan.jobs[0].choice
+    assert (c.recipe_propensity, c.content_propensity, c.hour_propensity, c.propensity) == pytest.approx(
+        (1.0, 1.0, 1.0, 1.0))
+
+
+def test_an_experiment_the_planner_cannot_continue_does_not_hold_the_cap(setup):
+    """A running experiment whose baseline the planner does not know cannot be fed; it must not block
+    new experiments until its 28 days are over."""
     refs = [ExperimentRef("exp_orphan", "0" * 64, "1" * 64, 0)]
-    for count in (1, 5):
-        plan = _plan(setup, _request(count=count, ratio=1.0), running=refs, running_cap=1)
-        assert plan.explore_count == 0 and plan.new_experiments == ()
-        assert any("no explore option" in n for n in plan.notes)
-        for job in plan.jobs:
-            c = job.choice
-            assert (c.recipe_propensity, c.content_propensity, c.hour_propensity, c.propensity) == pytest.approx(
-                (1.0, 1.0, 1.0, 1.0))
+    plan = _plan(setup, _request(count=2, ratio=1.0), running=refs, running_cap=1)
+    assert plan.explore_count == 2 and len(plan.new_experiments) >= 1
 
 
 # ---------------------------------------------------------------- promotion and demotion

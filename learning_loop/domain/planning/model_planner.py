@@ -225,9 +225,15 @@ def plan_batch_with_model(
     skipped: list[SkippedTopic] = []
     new_experiments: dict[str, NewExperiment] = {}
     reused: dict[str, None] = {}
+    # experiments still collecting their minimum n, among those the planner can continue (a running
+    # experiment whose baseline it no longer knows cannot be fed, so it must not hold a place in the cap)
+    continuable = {opt.experiment_id for opt in options.values() if opt.experiment_id is not None}
     filling: dict[str, int] = {
-        ref.experiment_id: ref.variant_jobs for ref in running_experiments if ref.variant_jobs < inputs.min_n
+        ref.experiment_id: ref.variant_jobs
+        for ref in running_experiments
+        if ref.variant_jobs < inputs.min_n and ref.experiment_id in continuable
     }
+    no_option: list[str] = []
 
     def _experiment_of(key: tuple[str, str]) -> str | None:
         if options[key].experiment_id is not None:
@@ -265,7 +271,7 @@ def plan_batch_with_model(
             explore_probs[mask] = _frequencies(option_draws[:, mask], floor)
         explore = bool(slot_is_explore[len(drafts)]) and bool(mask.any())
         if bool(slot_is_explore[len(drafts)]) and not mask.any():
-            notes.append(f"no explore option left for topic {topic.topic!r} (experiment cap or duplicates): exploit")
+            no_option.append(topic.topic)
         # with no explore option an explore-mode slot exploits too: this slot's choice is then certain
         p_slot = p_explore if mask.any() else 0.0
         theta = post.sample_coef(context_rng)
@@ -350,6 +356,11 @@ def plan_batch_with_model(
                             key[0], mutation, choice))
         batch_pairs.add((th, cand.variant_hash))
 
+    if no_option:
+        notes.append(
+            f"{len(no_option)} explore slot(s) had no explore option left (experiment cap or duplicates) and "
+            f"exploit instead, e.g. topic {no_option[0]!r}"
+        )
     best_mean, best_sd = scored[ranked[0].recipe_hash] if ranked else (0.0, 0.0)
     mean_effects = post.mean_effects()
     summary = {
