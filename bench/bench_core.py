@@ -56,6 +56,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DAILY_MODELS = ("outcomes", "percentile_rewards", "recipe_stats")
+#: every asset of the update_stats job (learning_loop/defs/core/jobs.py selects the daily-tagged assets),
+#: in the order the raw whole-job baseline runs them (a topological order of their deps)
+JOB_ASSETS = DAILY_MODELS + ("experiment_verdicts", "bandit_arms", "predictor_coefficients")
+#: the tables `generate` fills (the PostgreSQL variant copies exactly these)
+GENERATED_TABLES = ("videos", "metric_snapshots")
+COPY_CHUNK_ROWS = 500_000
 DEFAULT_DATE = "2024-06-30"
 TARGET_RATIO = 1.5
 TARGET_SECONDS = 60.0
@@ -114,19 +120,20 @@ class SqlTrace:
         from learning_loop.warehouse import backend
 
         trace = self
-        for name in ("execute", "query_df"):
-            original = getattr(backend._DuckTx, name)
+        for tx_class in (backend._DuckTx, backend._PgTx):
+            for name in ("execute", "query_df"):
+                original = getattr(tx_class, name)
 
-            def timed(self_, sql, params=None, _original=original):  # noqa: ANN001
-                start = time.perf_counter()
-                try:
-                    return _original(self_, sql, params)
-                finally:
-                    key = _label(sql)
-                    trace.seconds[key] += time.perf_counter() - start
-                    trace.calls[key] += 1
+                def timed(self_, sql, params=None, _original=original):  # noqa: ANN001
+                    start = time.perf_counter()
+                    try:
+                        return _original(self_, sql, params)
+                    finally:
+                        key = _label(sql)
+                        trace.seconds[key] += time.perf_counter() - start
+                        trace.calls[key] += 1
 
-            setattr(backend._DuckTx, name, timed)
+                setattr(tx_class, name, timed)
 
         original_connect = backend.DuckDBWarehouse._connect
 

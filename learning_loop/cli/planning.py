@@ -98,7 +98,15 @@ def cmd_recommendations(args: argparse.Namespace) -> int:
 
     def render(p: dict[str, Any]) -> str:
         lines = [_render_plan(p), f"  running experiments: {p['running_experiments']}, batches in the last 7 days: {p['recent_batches']}"]
-        lines.append("  top recipes (shrunk reward):")
+        model = p.get("model")
+        if model:
+            lines.append(
+                f"  planner: {p.get('policy')}: best recipe {str(model['best_recipe_hash'])[:12]}… posterior mean "
+                f"{model['best_recipe_posterior_mean']:+.3f} ± {model['best_recipe_posterior_sd']:.3f} over "
+                f"{model['training_videos']} mature videos; best content type {model['best_content_type']}, hour "
+                f"{model['best_hour']:02d}h; experiment cap {model['running_experiment_cap']}"
+            )
+        lines.append("  top recipes by shrunk reward (the `recipes` ranking):")
         for r in p["top_recipes"]:
             lines.append(f"    {r['rank']}. {r['score']:.3f} over {r['scored_videos']} videos  {r['recipe_hash'][:12]}…")
         return "\n".join(lines)
