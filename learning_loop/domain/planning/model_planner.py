@@ -57,7 +57,7 @@ from learning_loop.domain.planning.plan import (
     value_text,
 )
 from learning_loop.domain.planning.request import ExperimentRef, PlanRequest
-from learning_loop.domain.planning.split import experiment_id_for, split_counts
+from learning_loop.domain.planning.split import experiment_id_for, slot_modes
 from learning_loop.domain.planning.topics import clean_topics
 from learning_loop.domain.ranking import RecipeStat
 from learning_loop.domain.recipe import ALLOWED_VALUES, RECIPE_FIELDS, Recipe, recipe_hash
@@ -163,19 +163,16 @@ def plan_batch_with_model(
     presets = tuple(post.vocabulary.presets) or tuple(sorted({s.recipe.preset for s in stats}))
 
     notes: list[str] = []
-    m = min(request.count, len(cleaned.topics))
-    n_exploit, n_explore = split_counts(m, request.explore_ratio)
-    if n_explore and not ranked:
+    slot_is_explore, rng, forced = slot_modes(request, len(cleaned.topics), bool(ranked))
+    m, n_explore = len(slot_is_explore), int(slot_is_explore.sum())
+    if forced:
         notes.append("no recipe has a mature video yet, so there is no baseline to explore from: all jobs exploit")
-        n_exploit, n_explore = m, 0
     if not ranked:  # nothing evidenced: exploit falls back to the most used recipes
         fallback = sorted(stats, key=lambda s: (-s.times_used, s.recipe_hash))
         ranked = [Evidence(s.recipe, s.recipe_hash, 0) for s in fallback]
         scored = {e.recipe_hash: post.recipe_value(e.recipe.fields()) for e in ranked}
         rank_of = {e.recipe_hash: i + 1 for i, e in enumerate(ranked)}
     p_explore = n_explore / m if m else 0.0
-    rng = np.random.default_rng(request.seed)
-    slot_is_explore = np.array([True] * n_explore + [False] * n_exploit, dtype=bool)[rng.permutation(m)]
     context_rng = np.random.default_rng([request.seed, _STREAM_CONTEXT])
     mc_rng = np.random.default_rng([request.seed, _STREAM_PROPENSITY])
     draws = post.sample_coef(mc_rng, size=max(int(inputs.propensity_draws), 1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Collection, Iterator, Sequence
 
-import numpy as np
 
 from learning_loop.domain.exploration import ExplorationModel, Mutation, build_exploration_model
 from learning_loop.domain.planning.drafts import Draft, finish_plan
@@ -18,7 +17,7 @@ from learning_loop.domain.planning.plan import (
     value_text,
 )
 from learning_loop.domain.planning.request import ExperimentRef, PlannerConfig, PlanRequest
-from learning_loop.domain.planning.split import experiment_id_for, ruler_index, split_counts
+from learning_loop.domain.planning.split import experiment_id_for, ruler_index, slot_modes
 from learning_loop.domain.planning.topics import clean_topics
 from learning_loop.domain.ranking import RankedRecipe, RecipeStat, rank_recipes
 
@@ -73,13 +72,10 @@ def plan_batch(
         )
 
     notes: list[str] = []
-    m = min(request.count, len(cleaned.topics))
-    n_exploit, n_explore = split_counts(m, request.explore_ratio)
-    if n_explore and not baselines:
+    slot_is_explore, rng, forced = slot_modes(request, len(cleaned.topics), bool(baselines))
+    m = len(slot_is_explore)
+    if forced:
         notes.append("no recipe has scored videos yet, so there is no baseline to explore from: all jobs exploit")
-        n_exploit, n_explore = m, 0
-    rng = np.random.default_rng(request.seed)
-    slot_is_explore = np.array([True] * n_explore + [False] * n_exploit, dtype=bool)[rng.permutation(m)]
 
     drafts: list[Draft] = []
     skipped: list[SkippedTopic] = []

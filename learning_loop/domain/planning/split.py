@@ -7,7 +7,9 @@ import math
 from datetime import datetime
 from fractions import Fraction
 
-from learning_loop.domain.planning.request import DEFAULT_EXPLORE_RATIO, format_as_of
+import numpy as np
+
+from learning_loop.domain.planning.request import DEFAULT_EXPLORE_RATIO, PlanRequest, format_as_of
 
 
 def split_counts(n: int, explore_ratio: float = DEFAULT_EXPLORE_RATIO) -> tuple[int, int]:
@@ -15,6 +17,20 @@ def split_counts(n: int, explore_ratio: float = DEFAULT_EXPLORE_RATIO) -> tuple[
     ratio = Fraction(repr(float(explore_ratio)))
     n_explore = math.floor(n * ratio + Fraction(1, 2))
     return n - n_explore, n_explore
+
+
+def slot_modes(request: PlanRequest, n_topics: int, explorable: bool) -> tuple[np.ndarray, np.random.Generator, bool]:
+    """Which of the batch's ``min(count, n_topics)`` job slots explore: the exact split in a seeded
+    random order (so topic order is not confounded with the mode), and the planner's generator after
+    drawing it. Without an explorable baseline every slot exploits (third value True)."""
+    m = min(request.count, n_topics)
+    n_exploit, n_explore = split_counts(m, request.explore_ratio)
+    forced = bool(n_explore and not explorable)
+    if forced:
+        n_exploit, n_explore = m, 0
+    rng = np.random.default_rng(request.seed)
+    slots = np.array([True] * n_explore + [False] * n_exploit, dtype=bool)[rng.permutation(m)]
+    return slots, rng, forced
 
 
 def ruler_index(j: int, k: int) -> int:
@@ -33,4 +49,4 @@ def experiment_id_for(project_id: str, baseline_hash: str, variant_hash: str, as
     return "exp_" + sha16("experiment", project_id, baseline_hash, variant_hash, format_as_of(as_of))
 
 
-__all__ = ["experiment_id_for", "ruler_index", "sha16", "split_counts"]
+__all__ = ["experiment_id_for", "ruler_index", "sha16", "slot_modes", "split_counts"]
