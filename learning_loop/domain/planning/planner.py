@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Collection, Iterator, Sequence
 
-
 from learning_loop.domain.exploration import ExplorationModel, Mutation, build_exploration_model
 from learning_loop.domain.planning.drafts import Draft, finish_plan
 from learning_loop.domain.planning.errors import NoRecipeStatsError
