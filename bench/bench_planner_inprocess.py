@@ -34,8 +34,16 @@ from learning_loop.domain.planning.model_planner import (  # noqa: E402
 )
 from learning_loop.domain.ranking import RecipeStat  # noqa: E402
 from learning_loop.domain.recipe import Recipe, recipe_hash  # noqa: E402
-from learning_loop.simulate.loop import _STREAM_POLICY, _STREAM_WARMUP, _DAY_OFFSET, planner_seed, topics_for  # noqa: E402
-from learning_loop.simulate.policies import Choice, SeedsPolicy, UniformPolicy, observe, random_recipe  # noqa: E402
+from learning_loop.simulate.loop import (  # noqa: E402
+    _DAY_OFFSET,
+    _STREAM_POLICY,
+    _STREAM_WARMUP,
+    SimulationConfig,
+    planner_seed,
+    topics_for,
+    warmup_pool,
+)
+from learning_loop.simulate.policies import Choice, SeedsPolicy, UniformPolicy, observe  # noqa: E402
 from learning_loop.simulate.world import FACTORS, PLAN_HOUR, World, WorldConfig, publication_time  # noqa: E402
 
 START = date(2024, 2, 1)
@@ -57,12 +65,7 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
     world = World.from_config(WorldConfig(seed=seed))
     oracle = world.oracle().reward
     rng = np.random.default_rng(np.random.SeedSequence([seed, _STREAM_WARMUP]))
-    presets = world.presets
-    pool = []
-    for i in range(max(8, len(presets))):
-        recipe = random_recipe(world, rng)
-        recipe["preset"] = presets[i % len(presets)]
-        pool.append(recipe)
+    pool = warmup_pool(world, rng, SimulationConfig.warmup_pool_size)
     types = list(world.content_types)
     platform_rows: list[dict] = []  # what the platform observes
     shared = []

@@ -46,13 +46,14 @@ def copy_sample_to_landing(settings: Settings, sample: Path = SAMPLE_DIR) -> int
 def _off_policy_summary(result, days: int) -> None:
     """Off-policy estimates of the seeds' policy and of uniform from the simulation's logged jobs
     (what `learning-loop evaluate-policy` prints)."""
+    from learning_loop.simulate.loop import DEFAULT_PROJECT
     from learning_loop.views.evaluation import policy_evaluation_view
 
     sim_settings = Settings.for_home(result.home)
     wh = open_warehouse(sim_settings.warehouse_url)
     last_day = date.fromisoformat(str(result.rows[-1]["day"]))
     as_of = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
-    project = "sim-shorts"
+    project = DEFAULT_PROJECT
     _say(f"      off-policy evaluation from the platform's logged propensities (`LEARNING_LOOP_HOME={result.home} "
          f"learning-loop evaluate-policy --project {project} --policy seeds --days {days} "
          f"--as-of {as_of:%Y-%m-%dT%H:%M:%SZ}`):")

@@ -122,15 +122,8 @@ class Effects:
         """The smooth hour effect at each of the 24 hours."""
         return hour_basis(np.arange(24)) @ self.hour_coef
 
-    def best_content(self) -> str | None:
-        return max(self.content, key=lambda c: (self.content[c], _neg_str(c))) if self.content else None
-
     def best_hour(self) -> int:
         return int(np.argmax(self.hour_effects()))
-
-
-def _neg_str(value: str) -> tuple:
-    return tuple(-ord(ch) for ch in value)
 
 
 def _key(name: str, value: Any) -> Any:

@@ -137,6 +137,17 @@ def _iso(ts: datetime) -> str:
     return ts.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def warmup_pool(world: World, rng: np.random.Generator, size: int) -> list[dict[str, Any]]:
+    """The warm-up's hand-made recipes: random ones, the presets in rotation so every preset is used."""
+    presets = world.presets
+    pool = []
+    for i in range(max(size, len(presets))):
+        recipe = random_recipe(world, rng)
+        recipe["preset"] = presets[i % len(presets)]
+        pool.append(recipe)
+    return pool
+
+
 def default_home(parent: Settings, seed: int) -> Path:
     return parent.home / "simulation" / f"seed-{seed}"
 
@@ -267,12 +278,7 @@ class Simulation:
         cfg = self.config
         per_day = cfg.warmup_videos_per_day or cfg.jobs_per_day
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, _STREAM_WARMUP]))
-        presets = self.world.presets
-        pool = []
-        for i in range(max(cfg.warmup_pool_size, len(presets))):
-            recipe = random_recipe(self.world, rng)
-            recipe["preset"] = presets[i % len(presets)]
-            pool.append(recipe)
+        pool = warmup_pool(self.world, rng, cfg.warmup_pool_size)
         types = list(self.world.content_types)
         shared: list[Observation] = []
         landing = self.settings.landing_dir()
@@ -355,8 +361,8 @@ class Simulation:
     def _model_columns(self, plan: dict[str, Any]) -> dict[str, float]:
         model = plan.get("model") or {}
         if not model.get("best_recipe"):
-            return {"best_recipe_posterior_mean": _nan(), "best_recipe_posterior_sd": _nan(),
-                    "best_recipe_true_reward": _nan()}
+            return {name: float("nan") for name in
+                    ("best_recipe_posterior_mean", "best_recipe_posterior_sd", "best_recipe_true_reward")}
         recipe = dict(model["best_recipe"])
         recipe["scene_count"] = int(recipe["scene_count"])
         content = model.get("best_content_type") or self.world.content_types[0]
@@ -422,10 +428,6 @@ class Simulation:
         self.rows.append(row)
         report.write_csv(self.rows, csv_path)
         report.write_videos_csv(self.videos, csv_path.with_name("videos.csv"))
-
-
-def _nan() -> float:
-    return float("nan")
 
 
 def run_simulation(

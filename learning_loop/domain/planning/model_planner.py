@@ -232,11 +232,11 @@ def plan_batch_with_model(
     }
     no_option: list[str] = []
 
+    new_by_key: dict[tuple[str, str], str] = {}  # (baseline, variant) -> id of an experiment this batch creates
+
     def _experiment_of(key: tuple[str, str]) -> str | None:
-        if options[key].experiment_id is not None:
-            return options[key].experiment_id
-        return next((e.experiment_id for e in new_experiments.values()
-                     if e.baseline_recipe_hash == key[0] and e.variant_recipe_hash == key[1]), None)
+        """The running or newly created experiment of an explore option, if any."""
+        return options[key].experiment_id or new_by_key.get(key)
 
     def free(th: str, rh: str) -> bool:
         return (th, rh) not in used and (th, rh) not in batch_pairs
@@ -307,10 +307,7 @@ def plan_batch_with_model(
         key = option_keys[best]
         opt = options[key]
         cand = opt.candidate
-        exp_id = opt.experiment_id
-        if exp_id is None:
-            exp_id = next((e.experiment_id for e in new_experiments.values()
-                           if e.baseline_recipe_hash == key[0] and e.variant_recipe_hash == key[1]), None)
+        exp_id = _experiment_of(key)
         if exp_id is not None:
             if exp_id not in new_experiments:
                 reused[exp_id] = None
@@ -330,6 +327,7 @@ def plan_batch_with_model(
                 variant_recipe=cand.variant,
                 started_at=request.as_of,
             )
+            new_by_key[key] = exp_id
             filling[exp_id] = 0
             exp_note = f"experiment {exp_id}"
         if exp_id in filling:
@@ -359,14 +357,13 @@ def plan_batch_with_model(
             f"exploit instead, e.g. topic {no_option[0]!r}"
         )
     best_mean, best_sd = scored[ranked[0].recipe_hash] if ranked else (0.0, 0.0)
-    mean_effects = post.mean_effects()
     summary = {
         "best_recipe_hash": ranked[0].recipe_hash if ranked else None,
         "best_recipe": ranked[0].recipe.fields() if ranked else None,
         "best_recipe_posterior_mean": float(best_mean),
         "best_recipe_posterior_sd": float(best_sd),
-        "best_content_type": mean_effects.best_content(),
-        "best_hour": mean_effects.best_hour(),
+        "best_content_type": greedy_content,  # what exploit jobs take
+        "best_hour": greedy_hour,
         "training_videos": int(post.n),
         "noise_sd": float(post.noise_sd),
         "running_experiment_cap": int(inputs.running_cap),
