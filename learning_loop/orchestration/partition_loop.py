@@ -98,7 +98,7 @@ def log_progress(index: int, total: int) -> bool:
 
 
 def write_daily_partitions(
-    context: dg.AssetExecutionContext,
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
     warehouse: Warehouse,
     label: str,
     write: Callable[..., PartitionWrite],

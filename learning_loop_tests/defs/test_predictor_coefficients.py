@@ -142,3 +142,62 @@ def test_point_in_time_rematerialisation(warehouse, warehouse_url):
     run(warehouse_url, D1, SMALL_GRID)
     after = table(warehouse, "predictor_coefficients", D1, order=ORDER).drop(columns=["trained_at"])
     pd.testing.assert_frame_equal(before, after, check_exact=True)
+
+
+def test_one_fit_step_per_project_gives_the_single_process_rows(warehouse, warehouse_url):
+    """A run of 7 partitions with two projects (q1 only in the later ones) fits in one step per project,
+    and writes exactly the rows the single-process path (`build_versions` over every project) writes."""
+    from datetime import date
+
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from learning_loop.defs.predictors.coefficients import (
+        PredictorConfig,
+        build_versions,
+        read_training_rows,
+        write_partition,
+    )
+
+    load(warehouse, *world())
+    first, last = "2024-01-04", D1
+    result = dg.materialize(
+        [OUTCOMES, predictor_coefficients],
+        resources={"warehouse": WarehouseResource(url=warehouse_url)},
+        instance=_instance(),
+        run_config=SMALL_GRID,
+        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
+    )
+    assert result.success
+    succeeded = {e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_SUCCESS}
+    fits = {k for k in succeeded if k.startswith("predictor_coefficients.fit_project_predictors[")}
+    assert fits == {"predictor_coefficients.fit_project_predictors[p1]",
+                    "predictor_coefficients.fit_project_predictors[q1]"}
+    assert {"predictor_coefficients.predictor_projects", "predictor_coefficients.write_predictor_coefficients"} <= succeeded
+    checks = [c for c in result.get_asset_check_evaluations() if c.asset_key == dg.AssetKey("predictor_coefficients")]
+    assert len(checks) == 1 and checks[0].passed
+
+    days = [date(2024, 1, d) for d in range(4, 11)]
+    fanned = {d: table(warehouse, "predictor_coefficients", d.isoformat(), order=ORDER) for d in days}
+    assert {p for d in days for p in fanned[d]["project_id"]} == {P, Q}
+    assert Q not in set(fanned[days[0]]["project_id"]) and Q in set(fanned[days[-1]]["project_id"])
+    assert (fanned[days[-1]]["status"] == "trained").any()
+
+    # the single-process path on the same data, written the same way, gives the same rows
+    config = PredictorConfig(**SMALL_GRID["ops"]["predictor_coefficients"]["config"])
+    for day in days:
+        with warehouse.transaction() as tx:
+            rows, projects = read_training_rows(tx, day, config.window_days)
+        versions = build_versions(rows, projects, day, config, datetime(2024, 1, 1))
+        with warehouse.transaction() as tx:
+            write_partition(tx, day, versions)
+        single = table(warehouse, "predictor_coefficients", day.isoformat(), order=ORDER)
+        pd.testing.assert_frame_equal(fanned[day].drop(columns=["trained_at"]), single.drop(columns=["trained_at"]),
+                                      check_exact=True)
+
+
+def test_fit_step_keys_are_distinct_identifiers():
+    from learning_loop.defs.predictors.coefficients import mapping_keys
+
+    assert mapping_keys(["dark-anime-shorts", "dark_anime_shorts", "", "p1"]) == {
+        "dark-anime-shorts": "dark_anime_shorts", "dark_anime_shorts": "dark_anime_shorts_2", "": "project", "p1": "p1"
+    }

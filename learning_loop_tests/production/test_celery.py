@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from learning_loop.defs.predictors.coefficients import mapping_keys
 from learning_loop.orchestration.runner import run_job
 from learning_loop.settings import Settings
 from learning_loop.warehouse.backend import open_warehouse
@@ -38,8 +39,10 @@ from learning_loop_tests.production.cluster import (
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 PARTITION = "2024-01-10"
+#: the single-op assets' steps and the predictor graph's own steps (its fit steps are one per project)
 DAILY_STEPS = {"outcomes", "percentile_rewards", "recipe_stats", "experiment_verdicts", "bandit_arms",
-               "predictor_coefficients"}
+               "predictor_coefficients.predictor_projects", "predictor_coefficients.write_predictor_coefficients"}
+FIT_STEP = "predictor_coefficients.fit_project_predictors[{}]"
 
 
 def _parent_pid(pid: int) -> int | None:
@@ -105,12 +108,15 @@ def test_daily_job_steps_run_in_the_celery_worker(cluster):
     successes = _step_events(instance, result["run_id"], dg.DagsterEventType.STEP_SUCCESS)
     # every step of the daily job ran, in a pool process of the worker, none in the orchestrator
     assert DAILY_STEPS <= set(successes), successes
+    wh = open_warehouse(cluster["warehouse_url"])
+    projects = wh.query_df("SELECT DISTINCT project_id FROM outcomes WHERE partition_date = :d", {"d": PARTITION})
+    fits = {FIT_STEP.format(key) for key in mapping_keys(sorted(projects["project_id"])).values()}
+    assert len(fits) > 1 and {k for k in successes if k.startswith(FIT_STEP[:-3])} == fits, successes
     assert orchestrator.pid not in set(starts.values())
     assert {_parent_pid(pid) for pid in starts.values()} == {worker.pid}, (starts, worker.pid)
     engine = instance.get_records_for_run(result["run_id"], of_type=dg.DagsterEventType.ENGINE_EVENT).records
     messages = [r.event_log_entry.dagster_event.message or "" for r in engine]
-    assert sum("in celery worker" in m for m in messages) >= len(DAILY_STEPS), messages
-    wh = open_warehouse(cluster["warehouse_url"])
+    assert sum("in celery worker" in m for m in messages) >= len(DAILY_STEPS | fits), messages
     assert wh.scalar("SELECT count(*) FROM recipe_stats WHERE partition_date = :d", {"d": PARTITION}) > 0
 
 

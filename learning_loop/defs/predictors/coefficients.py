@@ -25,13 +25,33 @@ model as of T is the newest partition ``<= D`` with ``status = 'trained'`` (see
 force. Every project with a video published before ``T`` gets a row per model.
 Training is deterministic, so re-materialising a past partition after more
 data arrived gives the same rows (except ``trained_at``, the wall-clock time).
+
+Steps (issue 14): the asset is a graph of ops, so the per-project fits are
+separate steps that several executor workers (Celery) share:
+
+* ``predictor_projects`` lists the projects of every partition of the run and
+  fans out one dynamic output per project;
+* ``fit_project_predictors[<project>]`` reads that project's training rows and
+  fits both models for every partition of the run it appears in (no
+  transaction held while fitting), returning the version rows;
+* ``write_predictor_coefficients`` collects them and writes each partition in
+  one transaction (delete the partition's rows, insert, the check), exactly as
+  the single-step asset did, and reports the same metadata.
+
+The run config stays ``ops: predictor_coefficients: config: {...}``
+(:class:`PredictorConfig`); a config mapping hands it to the fit and write ops.
+Values between the steps go through the run's IO manager (Dagster's default:
+pickles under ``$DAGSTER_HOME/storage``), so workers on other machines need
+that folder shared or an object-store IO manager.
 """
 
 
 from collections.abc import Iterator
 import json
 import math
+import re
 import sys
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -39,7 +59,7 @@ import dagster as dg
 import pandas as pd
 
 from learning_loop.domain import predictors as predictor_core
-from learning_loop.domain.asof import as_of, window_start
+from learning_loop.domain.asof import as_of, parse_partition_date, window_start
 from learning_loop.domain.predictors import (
     DEFAULT_ALPHAS,
     DEFAULT_C,
@@ -84,18 +104,30 @@ _FEATURES = ", ".join(
 )
 
 
+_TRAINING_SQL = (
+    "SELECT o.project_id, o.video_id, o.published_at, o.content_type, o.engagement_rate, o.follow_through, "
+    f"{_FEATURES} FROM outcomes o LEFT JOIN videos v ON v.project_id = o.project_id AND v.video_id = o.video_id "
+    "WHERE o.partition_date = :d AND o.is_mature AND o.published_at >= :ws AND o.published_at < :t{project} "
+    "ORDER BY o.project_id, o.published_at, o.video_id"
+)
+
+
+def _training_params(partition: date, window_days: int) -> dict[str, Any]:
+    return {"d": partition, "t": as_of(partition), "ws": window_start(partition, window_days)}
+
+
 def read_training_rows(tx: Transaction, partition: date, window_days: int) -> tuple[pd.DataFrame, list[str]]:
     """Training rows of every project for one partition, and every project of the partition."""
-    params = {"d": partition, "t": as_of(partition), "ws": window_start(partition, window_days)}
-    rows = tx.query_df(
-        "SELECT o.project_id, o.video_id, o.published_at, o.content_type, o.engagement_rate, o.follow_through, "
-        f"{_FEATURES} FROM outcomes o LEFT JOIN videos v ON v.project_id = o.project_id AND v.video_id = o.video_id "
-        "WHERE o.partition_date = :d AND o.is_mature AND o.published_at >= :ws AND o.published_at < :t "
-        "ORDER BY o.project_id, o.published_at, o.video_id",
-        params,
-    )
+    rows = tx.query_df(_TRAINING_SQL.format(project=""), _training_params(partition, window_days))
     projects = outcome_projects(tx, partition)
     return rows, projects
+
+
+def read_project_training_rows(tx: Transaction, partition: date, window_days: int, project: str) -> pd.DataFrame:
+    """One project's training rows of one partition: the rows of :func:`read_training_rows` of that project,
+    in the same order."""
+    params = {**_training_params(partition, window_days), "p": project}
+    return tx.query_df(_TRAINING_SQL.format(project=" AND o.project_id = :p"), params)
 
 
 def _finite(value: Any) -> float | None:
@@ -163,21 +195,29 @@ def train_project(rows: pd.DataFrame, config: PredictorConfig) -> dict[str, dict
     return out
 
 
+def version_records(rows: pd.DataFrame, project: str, partition: date, config: PredictorConfig,
+                    trained_at: datetime) -> list[dict[str, Any]]:
+    """One project's rows of one partition (one per model, trained or skipped) from its training rows."""
+    return [
+        {
+            "partition_date": partition,
+            "project_id": project,
+            "model": model,
+            "version_id": version_id(model, project, partition),
+            "trained_at": trained_at,
+            **fields,
+        }
+        for model, fields in train_project(rows, config).items()
+    ]
+
+
 def build_versions(rows: pd.DataFrame, projects: list[str], partition: date, config: PredictorConfig,
                    trained_at: datetime) -> pd.DataFrame:
-    """One row per (project, model) of the partition, trained or skipped."""
+    """One row per (project, model) of the partition, trained or skipped (all projects in one process)."""
     records = []
     for project in projects:
         part = rows[rows["project_id"] == project].reset_index(drop=True)
-        for model, fields in train_project(part, config).items():
-            records.append({
-                "partition_date": partition,
-                "project_id": project,
-                "model": model,
-                "version_id": version_id(model, project, partition),
-                "trained_at": trained_at,
-                **fields,
-            })
+        records += version_records(part, project, partition, config, trained_at)
     return pd.DataFrame(records)
 
 
@@ -236,41 +276,108 @@ def _versions_table(versions: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict("records")
 
 
-@dg.asset(
-    name=TABLE,
-    deps=["outcomes", "videos"],
-    group_name="predictors",
-    kinds={"python", "scikitlearn", warehouse_kind()},
-    pool=WAREHOUSE_POOL,
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    code_version=code_version_of(sys.modules[__name__], predictor_core),
-    tags=DAILY_TAG,
-    description=(
-        "Versioned ridge (engagement_rate) and logistic (follow_through) predictors per project, trained on the "
-        "mature videos of the trailing window as of T = D + 1 day, with out-of-time held-out quality; "
-        "too little data records a skip and the previous trained version stays latest."
-    ),
-    check_specs=[
-        dg.AssetCheckSpec(
-            name=CHECK_NAME,
-            asset=TABLE,
-            blocking=True,
-            description="Every project has exactly one version per model per partition; trained ones are complete.",
-        )
-    ],
+CHECK_SPEC = dg.AssetCheckSpec(
+    name=CHECK_NAME,
+    asset=TABLE,
+    blocking=True,
+    description="Every project has exactly one version per model per partition; trained ones are complete.",
 )
-def predictor_coefficients(
-    context: dg.AssetExecutionContext, config: PredictorConfig, warehouse: WarehouseResource
-) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
-    last = pd.DataFrame()
 
-    def prepare(wh: Warehouse, partition: date) -> pd.DataFrame:
-        """Read the training rows, then fit with no transaction held."""
-        trained_at = datetime.now(timezone.utc).replace(tzinfo=None)
-        with wh.transaction() as tx:
-            rows, projects = read_training_rows(tx, partition, config.window_days)
-        return build_versions(rows, projects, partition, config, trained_at)
+
+@dataclass(frozen=True)
+class ProjectWork:
+    """One fit step's work: a project and the partitions of the run it has outcomes in."""
+
+    project: str
+    partitions: tuple[date, ...]
+
+
+def mapping_keys(projects: list[str]) -> dict[str, str]:
+    """A distinct dynamic-output key (letters, digits, `_`) per project: its id with other characters as `_`."""
+    keys: dict[str, str] = {}
+    used: set[str] = set()
+    for project in projects:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", project) or "project"
+        key, n = base, 1
+        while key in used:
+            n += 1
+            key = f"{base}_{n}"
+        used.add(key)
+        keys[project] = key
+    return keys
+
+
+def plan_projects(plan: dict[date, list[str]]) -> list[ProjectWork]:
+    """Per project (in order of first appearance), the partitions of the run it appears in."""
+    partitions: dict[str, list[date]] = {}
+    for partition, projects in plan.items():
+        for project in projects:
+            partitions.setdefault(project, []).append(partition)
+    return [ProjectWork(project, tuple(days)) for project, days in partitions.items()]
+
+
+def collect_versions(plan: dict[date, list[str]], fitted: list[list[dict[str, Any]]]) -> dict[date, pd.DataFrame]:
+    """Each partition's rows from the fit steps' records, in the order `build_versions` gives them."""
+    by_key: dict[tuple[date, str], list[dict[str, Any]]] = {}
+    for records in fitted:
+        for record in records:
+            by_key.setdefault((record["partition_date"], record["project_id"]), []).append(record)
+    return {
+        partition: pd.DataFrame([r for project in projects for r in by_key[(partition, project)]])
+        for partition, projects in plan.items()
+    }
+
+
+@dg.op(
+    ins={"outcomes": dg.In(dg.Nothing), "videos": dg.In(dg.Nothing)},
+    out={"work": dg.DynamicOut(ProjectWork), "plan": dg.Out(dict)},
+    pool=WAREHOUSE_POOL,
+    description="The projects of every partition of the run: one fit step per project.",
+)
+def predictor_projects(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.Output]:
+    wh = warehouse.get()
+    plan: dict[date, list[str]] = {}
+    with wh.transaction() as tx:
+        for key in context.partition_keys:
+            partition = parse_partition_date(key)
+            plan[partition] = outcome_projects(tx, partition)
+    work = plan_projects(plan)
+    keys = mapping_keys([w.project for w in work])
+    context.log.info(f"{len(work)} project(s) over {len(plan)} partition(s): one fit step each")
+    for item in work:
+        yield dg.DynamicOutput(item, mapping_key=keys[item.project], output_name="work")
+    yield dg.Output(plan, output_name="plan")
+
+
+@dg.op(pool=WAREHOUSE_POOL, description="Fit both models of one project for every partition of the run it is in.")
+def fit_project_predictors(
+    context: dg.OpExecutionContext, config: PredictorConfig, warehouse: WarehouseResource, work: ProjectWork
+) -> list:
+    wh = warehouse.get()
+    records: list[dict[str, Any]] = []
+    with wh.session():
+        for partition in work.partitions:
+            trained_at = datetime.now(timezone.utc).replace(tzinfo=None)
+            with wh.transaction() as tx:
+                rows = read_project_training_rows(tx, partition, config.window_days, work.project)
+            records += version_records(rows, work.project, partition, config, trained_at)  # no transaction held
+    trained = sum(r["status"] == "trained" for r in records)
+    context.log.info(f"{work.project}: {len(work.partitions)} partition(s), {trained} trained, "
+                     f"{len(records) - trained} skipped")
+    return records
+
+
+@dg.op(
+    out={"result": dg.Out(), CHECK_SPEC.get_python_identifier(): dg.Out()},
+    pool=WAREHOUSE_POOL,
+    description="Write each partition in one transaction (delete its rows, insert, check) and report.",
+)
+def write_predictor_coefficients(
+    context: dg.OpExecutionContext, config: PredictorConfig, warehouse: WarehouseResource,
+    plan: dict, fitted: list,
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
+    versions_by_partition = collect_versions(plan, fitted)
+    last = pd.DataFrame()
 
     def write(tx: Transaction, partition: date, versions: pd.DataFrame) -> PartitionWrite:
         nonlocal last
@@ -280,10 +387,41 @@ def predictor_coefficients(
         return PartitionWrite(written, summarize(versions), log=f": {done} trained, {written - done} skipped")
 
     run = write_daily_partitions(
-        context, warehouse.get(), TABLE, write, {CHECK_NAME: check_partition}, prepare=prepare
+        context, warehouse.get(), TABLE, write, {CHECK_NAME: check_partition},
+        prepare=lambda _wh, partition: versions_by_partition[partition],
     )
     yield from run.results(
         window_days=config.window_days,
         min_rows=config.min_rows,
         versions=dg.MetadataValue.json(_versions_table(last) if len(last) else []),
     )
+
+
+@dg.config_mapping
+def _predictor_config(config: PredictorConfig) -> dict[str, Any]:
+    """The asset's run config (`ops: predictor_coefficients: config:`) for the ops that use it."""
+    values = {"config": config.model_dump()}
+    return {"fit_project_predictors": values, "write_predictor_coefficients": values}
+
+
+@dg.graph_asset(
+    name=TABLE,
+    ins={"outcomes": dg.AssetIn(dagster_type=dg.Nothing), "videos": dg.AssetIn(dagster_type=dg.Nothing)},
+    config=_predictor_config,
+    group_name="predictors",
+    kinds={"python", "scikitlearn", warehouse_kind()},
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    code_version=code_version_of(sys.modules[__name__], predictor_core),
+    tags=DAILY_TAG,
+    description=(
+        "Versioned ridge (engagement_rate) and logistic (follow_through) predictors per project, trained on the "
+        "mature videos of the trailing window as of T = D + 1 day, with out-of-time held-out quality; "
+        "too little data records a skip and the previous trained version stays latest. "
+        "One fit step per project."
+    ),
+    check_specs=[CHECK_SPEC],
+)
+def predictor_coefficients(outcomes, videos):
+    work, plan = predictor_projects(outcomes=outcomes, videos=videos)
+    return write_predictor_coefficients(plan=plan, fitted=work.map(fit_project_predictors).collect())
