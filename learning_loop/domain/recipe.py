@@ -27,6 +27,9 @@ SCENE_COUNT_MIN = 5
 SCENE_COUNT_MAX = 10
 SCENE_COUNTS: tuple[int, ...] = tuple(range(SCENE_COUNT_MIN, SCENE_COUNT_MAX + 1))
 PRESET_PATTERN = re.compile(r"^[A-Z0-9_]+$")
+#: The middle bucket's inclusive bounds: below is the first bucket, above the last (SPEC §3).
+WPM_MEDIUM_RANGE = (120.0, 160.0)
+CAPTION_MEDIUM_RANGE = (0.3, 0.6)
 
 #: The six recipe fields, in the order used for display.
 RECIPE_FIELDS: tuple[str, ...] = (
@@ -50,20 +53,14 @@ ALLOWED_VALUES: dict[str, tuple] = {
 
 def narration_wpm_bucket(wpm: float) -> str:
     """slow (< 120), medium (120–160 inclusive), fast (> 160)."""
-    if wpm < 120:
-        return "slow"
-    if wpm <= 160:
-        return "medium"
-    return "fast"
+    low, high = WPM_MEDIUM_RANGE
+    return WPM_BUCKETS[0] if wpm < low else WPM_BUCKETS[1] if wpm <= high else WPM_BUCKETS[2]
 
 
 def caption_density_bucket(captions_per_second: float) -> str:
     """sparse (< 0.3), medium (0.3–0.6 inclusive), dense (> 0.6)."""
-    if captions_per_second < 0.3:
-        return "sparse"
-    if captions_per_second <= 0.6:
-        return "medium"
-    return "dense"
+    low, high = CAPTION_MEDIUM_RANGE
+    return CAPTION_BUCKETS[0] if captions_per_second < low else CAPTION_BUCKETS[1] if captions_per_second <= high else CAPTION_BUCKETS[2]
 
 
 class Recipe(BaseModel):

@@ -18,15 +18,17 @@ deleted.
 
 **Batches.** Consecutive files of one kind with the same header are loaded
 together, up to `BATCH_MAX_FILES` files or `BATCH_MAX_ROWS` rows: their rows
-are validated in one vectorised pass and written in ONE transaction with their
-quarantined rows and one ledger row per file, so a batch commits whole or not
-at all (a process killed mid-batch leaves no trace of it; the next run loads
-those files again). The result is the same as loading the files one by one:
-rows are validated per row, the last row per key wins in file-then-row order,
-and every file gets its own ledger row and counts. Supersede works on a staged
-copy of the batch's rows (a temporary table joined on the key, using the key
-index on PostgreSQL and zone maps on `observed_at` in DuckDB), so its cost
-follows the new rows, not the table's history.
+are validated in one SQL pass (`domain.validation`, DuckDB over Arrow) and
+written in ONE transaction with their quarantined rows and one ledger row per
+file, so a batch commits whole or not at all (a process killed mid-batch leaves
+no trace of it; the next run loads those files again). The result is the same
+as loading the files one by one: rows are validated per row, the last row per
+key wins in file-then-row order, and every file gets its own ledger row and
+counts. Rows stay Arrow columns from the CSV reader to the warehouse: DuckDB
+scans the batch's staged rows in place, PostgreSQL receives them by `COPY`
+into a temporary table. Supersede joins that stage on the key (the key index on
+PostgreSQL, zone maps on `observed_at` in DuckDB), so its cost follows the new
+rows, not the table's history.
 
 **No poison file.** If a batch fails for any reason other than the warehouse
 being unreachable, it is retried file by file; a file that still fails is
@@ -64,13 +66,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from learning_loop.domain.validation import (
     KEY_COLUMNS,
     ROW_VALIDATORS,
-    UNSTORABLE_CHARACTERS,
     Validated,
-    clean_text_column,
+    distinct_keys,
     feature_columns,
     latest_per_key,
     missing_columns,
@@ -78,8 +81,8 @@ from learning_loop.domain.validation import (
     validate_metrics,
 )
 from learning_loop.settings import LANDING_KINDS
-from learning_loop.warehouse.backend import Transaction, Warehouse, WarehouseError, coerce_frame
-from learning_loop.warehouse.schema import TABLES, Table
+from learning_loop.warehouse.backend import Transaction, Warehouse, WarehouseError
+from learning_loop.warehouse.schema import TABLES
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 #: Warehouse table of each landing kind (SPEC §7, §9).
@@ -93,8 +96,9 @@ TABLE_FOR_KIND = {
 }
 #: A batch holds at most this many files ...
 BATCH_MAX_FILES = 500
-#: ... and at most about this many rows (a bigger file is a batch of its own).
-BATCH_MAX_ROWS = 200_000
+#: ... and at most about this many rows (a bigger file is a batch of its own; a batch of a million
+#: rows holds a few hundred MB of Arrow columns while it is validated).
+BATCH_MAX_ROWS = 1_000_000
 #: A file hashed when younger than this has no size/mtime shortcut recorded (it could change again
 #: within the file system's timestamp granularity without changing its recorded mtime).
 RACY_WINDOW_S = 1.0
@@ -181,11 +185,10 @@ def _repeated(names: list[str]) -> list[str]:
     return sorted({n for n in stripped if stripped.count(n) > 1})
 
 
-def _read_csv_strict(path: Path, header: list[str]) -> pd.DataFrame | None:
+def _read_csv_strict(path: Path, header: list[str]) -> pa.Table | None:
     """The fast path: Arrow's multi-threaded reader, every column as text. It only accepts files
     where every row has exactly the header's fields and all is UTF-8; anything else (None) goes to
     the pandas reader, whose rules (and rejection reasons) are the reference."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     try:
@@ -202,13 +205,11 @@ def _read_csv_strict(path: Path, header: list[str]) -> pd.DataFrame | None:
         return None
     if table.column_names != header or any(not pa.types.is_string(t) for t in table.schema.types):
         return None
-    return pd.DataFrame(
-        {f"c{i}": table.column(i).to_numpy(zero_copy_only=False) for i in range(table.num_columns)}, dtype=object
-    ).set_axis(header, axis=1)
+    return table
 
 
-def read_landing_file(path: Path) -> pd.DataFrame:
-    """The file's cells as raw text (None for empty) plus a 1-based `row_number`."""
+def read_landing_file(path: Path) -> pa.Table:
+    """The file's cells as raw text (None or "" for empty) plus a 1-based `row_number`, as Arrow."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise FileRejected(f"unsupported file type {suffix or '(none)'}: expected .csv or .parquet")
@@ -225,16 +226,17 @@ def read_landing_file(path: Path) -> pd.DataFrame:
                 frame = pd.read_csv(
                     path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8", index_col=False
                 )
-            frame = frame.astype(object)
+            frame = pa.table([pa.array(frame[c].to_numpy(dtype=object), pa.string()) for c in frame.columns],
+                             names=[str(c) for c in frame.columns])
         elif suffix == ".parquet":
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)
             header = list(table.column_names)
             if not _repeated(header):
-                frame = pd.DataFrame(
-                    {name: [_text_cell(v) for v in table.column(name).to_pylist()] for name in table.column_names},
-                    dtype=object,
+                frame = pa.table(
+                    [pa.array([_text_cell(v) for v in table.column(name).to_pylist()], pa.string()) for name in header],
+                    names=header,
                 )
     except UnicodeDecodeError as exc:
         raise FileRejected(f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
@@ -247,9 +249,8 @@ def read_landing_file(path: Path) -> pd.DataFrame:
     repeated = _repeated(header)
     if repeated:
         raise FileRejected(f"repeated column name(s) in the header: {', '.join(repeated)}")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame["row_number"] = np.arange(1, len(frame) + 1, dtype="int64")
-    return frame
+    frame = frame.rename_columns([str(c).strip() for c in frame.column_names])
+    return frame.append_column("row_number", pa.array(np.arange(1, frame.num_rows + 1, dtype="int64")))
 
 
 def _check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...]:
@@ -332,16 +333,16 @@ class _File:
     digest: str
     size: int | None
     mtime_ns: int | None
-    frame: pd.DataFrame | None = None  # None: rejected when read
+    rows_read: pa.Table | None = None  # None: rejected when read
     rejected: str | None = None
 
     @property
     def header(self) -> tuple[str, ...] | None:
-        return None if self.frame is None else tuple(self.frame.columns)
+        return None if self.rows_read is None else tuple(self.rows_read.column_names)
 
     @property
     def rows(self) -> int:
-        return 0 if self.frame is None else len(self.frame)
+        return 0 if self.rows_read is None else self.rows_read.num_rows
 
     def result(self, status: str, reason: str | None = None) -> FileResult:
         return FileResult(self.kind, self.path.name, self.digest, status, reason=reason)
@@ -439,12 +440,12 @@ class _Ingestion:
         old_enough = now_s - before.st_mtime >= RACY_WINDOW_S
         item = _File(kind, path, digest, before.st_size if old_enough else None, before.st_mtime_ns if old_enough else None)
         try:
-            item.frame = read_landing_file(path)
-            missing = missing_columns(kind, [c for c in item.frame.columns if c != "row_number"])
+            item.rows_read = read_landing_file(path)
+            missing = missing_columns(kind, [c for c in item.rows_read.column_names if c != "row_number"])
             if missing:
                 raise FileRejected(f"missing required columns: {', '.join(missing)}")
         except FileRejected as exc:
-            item.frame, item.rejected = None, str(exc)
+            item.rows_read, item.rejected = None, str(exc)
         try:
             after = path.stat()
         except FileNotFoundError:
@@ -487,40 +488,43 @@ def _load_batch(tx: Transaction, batch: list[_File], now: datetime) -> tuple[lis
     """Validate and write a batch of files of one kind; returns their results (in file order) and
     how many snapshots moved to quarantine because a video of the batch arrived after them."""
     kind = batch[0].kind
-    readable = [f for f in batch if f.frame is not None]
+    readable = [f for f in batch if f.rows_read is not None]
     results: dict[int, FileResult] = {
-        id(f): f.result("rejected", storable_text(f.rejected or "")) for f in batch if f.frame is None
+        id(f): f.result("rejected", storable_text(f.rejected or "")) for f in batch if f.rows_read is None
     }
-    late = 0
+    late, stage = 0, None
     if readable:
-        sizes = np.array([len(f.frame) for f in readable], dtype="int64")
+        sizes = np.array([f.rows for f in readable], dtype="int64")
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        frames = []
+        tables = []
         for f, start in zip(readable, starts):
-            frame = f.frame
-            if start:
-                frame = frame.assign(row_number=frame["row_number"] + start)
-            frames.append(frame)
-        raw = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            table = f.rows_read
+            if start:  # row numbers run on across the batch; `locate` maps them back to (file, row)
+                table = table.set_column(table.schema.get_field_index("row_number"), "row_number",
+                                         pc.add(table["row_number"], pa.scalar(int(start), pa.int64())))
+            tables.append(table)
+        raw = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         validated = _validate(tx, kind, raw)
-        names = np.array([f.path.name for f in readable], dtype=object)
+        names = pa.array([f.path.name for f in readable], pa.string())
         ends = np.cumsum(sizes)
 
-        def locate(row_numbers: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-            values = row_numbers.to_numpy(dtype="int64")
-            which = np.searchsorted(ends, values, side="left")
-            return which, values - starts[which]
+        def locate(row_numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            which = np.searchsorted(ends, row_numbers, side="left")
+            return which, row_numbers - starts[which]
 
-        valid = validated.valid
-        which, local = locate(valid["row_number"])
-        valid = valid.assign(source_file=names[which], row_number=local)
+        valid = validated.table
+        which, local = locate(valid["row_number"].to_numpy())
+        valid = valid.append_column("__order", valid["row_number"])  # batch order, for supersede
+        valid = valid.set_column(valid.schema.get_field_index("row_number"), "row_number", pa.array(local, pa.int64()))
+        valid = valid.append_column("source_file", pa.DictionaryArray.from_arrays(pa.array(which, pa.int32()), names))
         loaded = np.bincount(which, minlength=len(readable))
         bad = validated.quarantined
-        qwhich, qlocal = locate(bad["row_number"]) if len(bad) else (np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64"))
+        qwhich, qlocal = locate(bad["row_number"].to_numpy(dtype="int64"))
         quarantined = np.bincount(qwhich, minlength=len(readable))
         stage = _load_rows(tx, kind, valid, now)
         if len(bad):
-            _write_quarantine(tx, kind, bad.assign(file_name=names[qwhich], row_number=qlocal), now)
+            file_names = names.to_numpy(zero_copy_only=False)
+            _write_quarantine(tx, kind, bad.assign(file_name=file_names[qwhich], row_number=qlocal), now)
         for i, f in enumerate(readable):
             results[id(f)] = FileResult(
                 kind, f.path.name, f.digest, "loaded",
@@ -528,90 +532,60 @@ def _load_batch(tx: Transaction, batch: list[_File], now: datetime) -> tuple[lis
             )
     ordered = [results[id(f)] for f in batch]
     _write_ledger(tx, list(zip(ordered, batch)), now)
-    if readable:
-        if kind == "videos" and stage is not None:
+    if stage is not None:
+        if kind == "videos":
             late = _quarantine_early_snapshots(tx, stage, now)
-        if stage is not None:
-            tx.execute(f"DROP TABLE IF EXISTS {stage}")
+        tx.drop_stage(stage)
     return ordered, late
 
 
-def _validate(tx: Transaction, kind: str, raw: pd.DataFrame) -> Validated:
+def _validate(tx: Transaction, kind: str, raw: pa.Table) -> Validated:
     """The kind's row rules; metrics also see the videos already published (SPEC §2)."""
     if kind == "metrics":
         return validate_metrics(raw, _published_for(tx, raw))
     return ROW_VALIDATORS[kind](raw)
 
 
-def _stripped(raw: pd.DataFrame, column: str) -> pd.Series:
-    if column not in raw.columns:
-        return pd.Series([None] * len(raw), index=raw.index, dtype=object)
-    return clean_text_column(raw[column])
-
-
-def _stage(tx: Transaction, name: str, table: Table, frame: pd.DataFrame) -> str:
-    """A temporary table `name` with `table`'s columns holding `frame` (dropped by the caller)."""
-    columns = ", ".join(f'"{c}" {_column_type(tx, k)}' for c, k in table.columns)
-    tx.execute(f"DROP TABLE IF EXISTS {name}")
-    tx.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
-    staged = Table(name, table.columns)
-    if len(frame):
-        tx._insert_coerced(staged, coerce_frame(staged, frame))
-    if tx.dialect == "postgresql":
-        tx.execute(f"ANALYZE {name}")  # the planner then joins on the key index for a small batch
-    return name
-
-
-def _column_type(tx: Transaction, kind: str) -> str:
-    from learning_loop.warehouse.schema import _TYPES
-
-    return _TYPES[kind][0 if tx.dialect == "duckdb" else 1]
-
-
-def _published_for(tx: Transaction, raw: pd.DataFrame) -> pd.DataFrame:
+def _published_for(tx: Transaction, raw: pa.Table) -> pa.Table | pd.DataFrame:
     """Publish times of the videos the metric rows name (only those: the cost follows the file)."""
-    keys = pd.DataFrame({"project_id": _stripped(raw, "project_id"), "video_id": _stripped(raw, "video_id")})
-    keys = keys.dropna().drop_duplicates()
-    # a key no backend can store is quarantined by the rules anyway; it cannot be looked up either
-    storable = np.ones(len(keys), dtype=bool)
-    for column in ("project_id", "video_id"):
-        for char in UNSTORABLE_CHARACTERS:
-            storable &= ~keys[column].str.contains(char, regex=False).to_numpy(dtype=bool)
-    keys = keys[storable]
-    if keys.empty:
+    keys = distinct_keys(raw, ["project_id", "video_id"])
+    if keys.num_rows == 0:
         return pd.DataFrame(columns=["project_id", "video_id", "published_at"])
-    table = Table("ll_stage_keys", (("project_id", "text"), ("video_id", "text")))
-    name = _stage(tx, table.name, table, keys)
+    name = "ll_stage_keys"
+    tx.stage_arrow(name, (("project_id", "text"), ("video_id", "text")), keys)
     try:
-        return tx.query_df(
+        return tx.query_arrow(
             f"SELECT v.project_id, v.video_id, v.published_at FROM videos v JOIN {name} k "
             "ON v.project_id = k.project_id AND v.video_id = k.video_id"
         )
     finally:
-        tx.execute(f"DROP TABLE IF EXISTS {name}")
+        tx.drop_stage(name)
 
 
-def _load_rows(tx: Transaction, kind: str, valid: pd.DataFrame, now: datetime) -> str | None:
+def _load_rows(tx: Transaction, kind: str, valid: pa.Table, now: datetime) -> str | None:
     """Stage the batch's latest row per key, delete the older rows of those keys, insert the staged
     rows. Returns the staging table's name (kept for the caller, which drops it)."""
     table = TABLE_FOR_KIND[kind]
     keys = list(KEY_COLUMNS[kind])
-    rows = latest_per_key(valid, keys)
-    if rows.empty:
+    rows = latest_per_key(valid, keys, order="__order").drop_columns(["__order"])
+    if rows.num_rows == 0:
         return None
     # labels keep their features as the JSON text column `features`; the f_<name> columns go
-    rows = rows.drop(columns=feature_columns(rows.columns))
-    rows = rows.rename(columns={"row_number": "source_row"})
-    rows["loaded_at"] = now
+    rows = rows.drop_columns(feature_columns(rows.column_names))
+    rows = rows.rename_columns(["source_row" if c == "row_number" else c for c in rows.column_names])
+    rows = rows.append_column("loaded_at", pa.array(np.full(rows.num_rows, np.datetime64(now, "us"))))
     contract = TABLES[table]
-    stage = _stage(tx, f"ll_stage_{table}", contract, rows)
+    stage = f"ll_stage_{table}"
+    columns = [(c, k) for c, k in contract.columns if c in rows.column_names]
+    tx.stage_arrow(stage, columns, rows)
+    names = ", ".join(f'"{c}"' for c, _ in columns)
     key_match = " AND ".join(f's."{k}" = {table}."{k}"' for k in keys)
     bounds, params = "", {}
     if kind == "metrics":  # lets DuckDB skip row groups by their min/max observed_at
-        observed = pd.to_datetime(rows["observed_at"])
-        bounds, params = "observed_at BETWEEN :lo AND :hi AND ", {"lo": observed.min(), "hi": observed.max()}
+        observed = pc.min_max(rows["observed_at"])
+        bounds, params = "observed_at BETWEEN :lo AND :hi AND ", {"lo": observed["min"].as_py(), "hi": observed["max"].as_py()}
     tx.execute(f"DELETE FROM {table} WHERE {bounds}EXISTS (SELECT 1 FROM {stage} s WHERE {key_match})", params)
-    tx.execute(f"INSERT INTO {table} ({contract.column_list}) SELECT {contract.column_list} FROM {stage}")
+    tx.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}")
     return stage
 
 

@@ -106,6 +106,34 @@ class Transaction(ABC):
         self._insert_coerced(table, coerce_frame(table, df))
         return len(df)
 
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """A query's rows as an Arrow table (here through pandas; DuckDB hands Arrow over directly)."""
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(self.query_df(sql, params), preserve_index=False)
+
+    def insert_arrow(self, table: Table, rows: Any) -> None:
+        """Insert an Arrow table into `table` (a contract or staging table): its columns of the same
+        names; the others stay NULL."""
+        frame = rows.to_pandas()
+        self._insert_coerced(table, coerce_frame(table, frame))
+
+    def stage_arrow(self, name: str, columns: Sequence[tuple[str, str]], rows: Any) -> None:
+        """Make the Arrow table `rows` queryable as `name` (columns: (name, kind) of the contract)
+        until `drop_stage(name)`: here a temporary table, analysed so the planner sees its size."""
+        from learning_loop.warehouse.schema import _TYPES
+
+        index = 0 if self.dialect == "duckdb" else 1
+        typed = ", ".join(f'"{column}" {_TYPES[kind][index]}' for column, kind in columns)
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+        self.execute(f"CREATE TEMPORARY TABLE {name} ({typed})")
+        if rows.num_rows:
+            self.insert_arrow(Table(name, tuple(columns)), rows)
+        self.execute(f"ANALYZE {name}")
+
+    def drop_stage(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         frame = self.query_df(sql, params)
         return None if frame.empty else frame.iat[0, 0]
@@ -220,6 +248,26 @@ class _DuckTx(Transaction):
 
     def query_df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         return self.con.execute(_PLACEHOLDER.sub(r"$\1", sql), _params_for(sql, params)).df()
+
+    def insert_arrow(self, table: Table, rows: Any) -> None:
+        """Arrow goes in as is (DuckDB scans it without a copy), cast to the table's types."""
+        names = [c for c in table.column_names if c in rows.column_names]
+        cols = ", ".join(f'"{c}"' for c in names)
+        self.con.register("__ll_insert_arrow", rows)
+        try:
+            self.con.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM __ll_insert_arrow")
+        finally:
+            self.con.unregister("__ll_insert_arrow")
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.con.sql(_PLACEHOLDER.sub(r"$\1", sql), params=_params_for(sql, params)).to_arrow_table()
+
+    def stage_arrow(self, name: str, columns: Sequence[tuple[str, str]], rows: Any) -> None:
+        """DuckDB scans the Arrow table in place: no copy (the columns it lacks are simply absent)."""
+        self.con.register(name, rows)
+
+    def drop_stage(self, name: str) -> None:
+        self.con.unregister(name)
 
     def _insert_coerced(self, table: Table, df: pd.DataFrame) -> None:
         cols = table.column_list
