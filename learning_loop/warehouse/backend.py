@@ -356,6 +356,39 @@ class _PgTx(Transaction):
         result = self.conn.execute(text(sql), _params_for(sql, params))
         return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Rows straight from the driver's cursor (psycopg2 binds the parameters), column by column."""
+        import pyarrow as pa
+
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(_PLACEHOLDER.sub(r"%(\1)s", sql.replace("%", "%%")), _params_for(sql, params))
+            names = [d[0] for d in cursor.description]
+            columns = list(zip(*cursor.fetchall())) or [() for _ in names]
+        finally:
+            cursor.close()
+        return pa.table({name: pa.array(list(values)) for name, values in zip(names, columns)})
+
+    def insert_arrow(self, table: Table, rows: Any) -> None:
+        """Arrow's CSV writer feeds `COPY`: text is always quoted, NULL is the unquoted empty field, so
+        no text value (not even `\\N` or "") can turn into NULL."""
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        names = [c for c in table.column_names if c in rows.column_names]
+        if not rows.num_rows or not names:
+            return
+        columns = [rows[c].cast(rows[c].type.value_type) if pa.types.is_dictionary(rows[c].type) else rows[c] for c in names]
+        buffer = io.BytesIO()
+        pacsv.write_csv(pa.table(columns, names=names), buffer, pacsv.WriteOptions(include_header=False))
+        buffer.seek(0)
+        quoted = ", ".join(f'"{c}"' for c in names)
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.copy_expert(f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv)", buffer)
+        finally:
+            cursor.close()
+
     def _insert_coerced(self, table: Table, df: pd.DataFrame) -> None:
         null = _null_marker(df)
         buffer = io.StringIO()
