@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--last", default="2024-02-29")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--worker-threads", type=int, default=1,
+                        help="BLAS/OpenMP threads per step (`learning-loop worker --threads`, default 1)")
     parser.add_argument("--settle", type=float, default=1.5, help="wait for a 1-minute load below this")
     parser.add_argument("--settle-max", type=float, default=180.0)
     parser.add_argument("--pg-url", default=os.environ.get("LEARNING_LOOP_TEST_PG_URL"))
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                     with ExitStack() as stack:
                         workers = [
                             stack.enter_context(celery_worker(env, tmp / f"worker{i}.log", concurrency=1,
-                                                              name=f"bench{i}"))
+                                                              name=f"bench{i}", threads=args.worker_threads))
                             for i in range(1, count + 1)
                         ]
                         deadline = time.monotonic() + args.settle_max

@@ -9,12 +9,19 @@ PostgreSQL and the warehouse.
 
 Same as `dagster-celery worker start -A dagster_celery.app -y celery.yaml -q QUEUE`, with
 `celery.yaml` holding `execution: config:` from `learning-loop worker --print-config`.
+
+Numeric threads: each step runs with `--threads` BLAS/OpenMP threads (default 1), so a worker process
+is one core and the cores are shared by running more worker processes (`--concurrency`, more workers).
+Measured on this 2-core machine (README, "Steps on Celery workers"): with the libraries' default of a
+thread per core, one worker already kept both cores busy and spun more CPU than it used, and a second
+worker only added contention; with one thread each, one worker was faster and two workers faster still.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 from typing import Any
 
@@ -49,13 +56,29 @@ def worker_argv(settings: Settings, *, concurrency: int, queue: str | None = Non
     ]
 
 
+#: Environment variables the numeric libraries read for their thread pools.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_numeric_threads(threads: int) -> None:
+    """BLAS/OpenMP threads of this process and the pool processes it forks (and their children)."""
+    from threadpoolctl import threadpool_limits
+
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    threadpool_limits(limits=threads)  # libraries already loaded; forked pool processes inherit it
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if args.concurrency < 1:
         raise BadInput(f"--concurrency must be at least 1, got {args.concurrency}")
+    if args.threads < 1:
+        raise BadInput(f"--threads must be at least 1, got {args.threads}")
     if args.print_config:
         print(json.dumps({"execution": {"config": celery_config(settings)}}, indent=2))
         return 0
+    limit_numeric_threads(args.threads)
     app = worker_app(settings)
     # load the code location once in the main process: a broken one fails here, at start, and the
     # pool processes forked from this one start their first step without importing it again
@@ -73,6 +96,8 @@ def register(add: AddCommand) -> None:
         json_flag=False,
     )
     p.add_argument("--concurrency", type=int, default=1, help="steps this worker runs at once (default 1)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS/OpenMP threads per step (default 1: scale with --concurrency and more workers)")
     p.add_argument("--queue", default=None, help="queue to listen on (default LEARNING_LOOP_CELERY_QUEUE or dagster)")
     p.add_argument("--name", default=None, help="worker name (default learning-loop@HOST)")
     p.add_argument("--loglevel", default="INFO", help="Celery log level (default INFO)")

@@ -402,22 +402,21 @@ class _Rules:
                 cleaned = cleaned.append_column(alias, column)
             self.con.register("cleaned", cleaned)
 
+        def parsed(column: str, odd: list[str], marker: str, cast: str, alias: str) -> str:
+            """DuckDB's cast, or the Python reading where the lookup matched (`marker` column set)."""
+            if not odd:
+                return f"{cast} AS {_ident(alias + column)}"
+            python = f"c.{_ident('o:' + column)}"
+            return f"CASE WHEN c.{_ident(marker + column)} IS NULL THEN {cast} ELSE {python} END AS {_ident(alias + column)}"
+
         selects = ["c.*"]
         for c in self.numbers:
-            col = f"c.{_ident(c)}"
-            if odd_numbers[c]:
-                odd = f"c.{_ident('o:' + c)}"
-                selects.append(f"CASE WHEN c.{_ident('s:' + c)} IS NULL THEN TRY_CAST({col} AS DOUBLE) ELSE {odd} END AS {_ident('n:' + c)}")
-            else:
-                selects.append(f"TRY_CAST({col} AS DOUBLE) AS {_ident('n:' + c)}")
+            selects.append(parsed(c, odd_numbers[c], "s:", f"TRY_CAST(c.{_ident(c)} AS DOUBLE)", "n:"))
+            if not odd_numbers[c]:  # no Python reading: no status either
                 selects.append(f"CAST(NULL AS VARCHAR) AS {_ident('s:' + c)}")
         for c in self.timestamps:
             cast = f"CAST(TRY_CAST(c.{_ident(c)} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-            if odd_timestamps[c]:
-                odd = f"c.{_ident('o:' + c)}"
-                selects.append(f"CASE WHEN c.{_ident('h:' + c)} IS NULL THEN {cast} ELSE {odd} END AS {_ident('ts:' + c)}")
-            else:
-                selects.append(f"{cast} AS {_ident('ts:' + c)}")
+            selects.append(parsed(c, odd_timestamps[c], "h:", cast, "ts:"))
         return f"SELECT {', '.join(selects)} FROM cleaned c"
 
     def collect(self, typed: dict[str, str], finish: Callable[[pa.Table], pa.Table] | None = None) -> Validated:

@@ -117,13 +117,13 @@ def kill_group(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
 
 @contextmanager
 def celery_worker(env: dict[str, str], log: Path, concurrency: int = 1, name: str = "ll-test",
-                  ready_timeout_s: float = 60.0, wait: bool = True) -> Iterator[subprocess.Popen]:
+                  ready_timeout_s: float = 60.0, wait: bool = True, threads: int = 1) -> Iterator[subprocess.Popen]:
     """`learning-loop worker` in its own session; yields once Celery says it is ready (`wait`), or at
     once (the caller then calls `wait_ready`). The whole process group is killed on exit."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "learning-loop"), "worker", "--concurrency", str(concurrency), "--name", name,
-             "--loglevel", "INFO"],
+             "--threads", str(threads), "--loglevel", "INFO"],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:

@@ -4,6 +4,8 @@ the warehouse retry policy on the jobs, and `learning-loop worker`'s arguments (
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib import resources
 
 import dagster as dg
@@ -81,3 +83,23 @@ def test_worker_arguments_and_printed_config(capsys, monkeypatch):
     assert printed["execution"]["config"]["config_source"] == {"task_default_queue": "nightly"}
     assert main(["worker", "--concurrency", "0"]) == 2
     assert "--concurrency must be at least 1" in capsys.readouterr().err
+
+
+def test_worker_threads_are_checked_and_limited_for_the_process_and_its_children(capsys):
+    assert main(["worker", "--threads", "0"]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+    # in a child process: the limit must not leak into this test process
+    code = (
+        "import numpy, os, threadpoolctl\n"
+        "from learning_loop.cli.workers import limit_numeric_threads\n"
+        "limit_numeric_threads(1)\n"
+        "pools = threadpoolctl.threadpool_info()\n"
+        "assert pools and all(p['num_threads'] == 1 for p in pools), pools\n"
+        "assert os.environ['OMP_NUM_THREADS'] == os.environ['OPENBLAS_NUM_THREADS'] == '1'\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os._exit(0 if all(p['num_threads'] == 1 for p in threadpoolctl.threadpool_info()) else 3)\n"
+        "assert os.waitpid(pid, 0)[1] == 0\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
