@@ -64,8 +64,7 @@ def limit_numeric_threads(threads: int) -> None:
     """BLAS/OpenMP threads of this process and the pool processes it forks (and their children)."""
     from threadpoolctl import threadpool_limits
 
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})  # written for children, never read
     threadpool_limits(limits=threads)  # libraries already loaded; forked pool processes inherit it
 
 

@@ -214,12 +214,14 @@ def as_arrow(raw: pd.DataFrame | pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-def _stripped_columns(raw: pa.Table, columns: list[str]) -> pa.Table:
-    """`row_number` and `columns` of `raw`, stripped as `str.strip()` does, null when nothing is left."""
+def _stripped_columns(raw: pa.Table, columns: dict[str, str]) -> pa.Table:
+    """`row_number`, the position `__pos` and `columns` of `raw` (name -> the name to give it), stripped
+    as `str.strip()` does, null when nothing is left."""
     out = {"row_number": raw["row_number"]} if "row_number" in raw.column_names else {}
-    for name in columns:
+    out["__pos"] = pa.array(np.arange(raw.num_rows, dtype="int64"))
+    for name, alias in columns.items():
         text = pc.utf8_trim(raw[name].cast(pa.string()), characters=WHITESPACE)
-        out[name] = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        out[alias] = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     return pa.table(out)
 
 
@@ -238,7 +240,7 @@ def _python_numbers(values: list[str]) -> pa.Table:
     parsed = pd.to_numeric(text, errors="coerce").astype("float64")
     non_finite = np.isinf(parsed.to_numpy()) | (parsed.isna() & text.str.lower().isin(_NON_FINITE)).to_numpy()
     status = np.where(non_finite, "nonfinite", np.where(parsed.isna(), "unparsable", "ok"))
-    value = parsed.where(~non_finite & parsed.notna())
+    value = parsed.where(~non_finite & parsed.notna()) + 0.0  # no negative zero (DuckDB's side adds 0.0 too)
     return pa.table({"text": pa.array(values, pa.string()), "value": pa.array(value.to_numpy(), pa.float64(), from_pandas=True),
                      "status": pa.array(status.tolist(), pa.string())})
 
@@ -262,6 +264,8 @@ class _Rules:
         self.raw = as_arrow(raw)
         names = set(self.raw.column_names) - {"row_number"}
         self.columns = [c for c in dict.fromkeys(columns) if c in names]
+        # DuckDB matches identifiers regardless of case (`f_a` is `f_A`): columns go in by position
+        self.alias = {c: f"c{i}" for i, c in enumerate(self.columns)}
         self.con = _connect()
         self.params: dict[str, object] = {"nul": "\x00"}
         self.rules: list[tuple[str, str]] = []
@@ -278,7 +282,7 @@ class _Rules:
 
     def text(self, column: str) -> str:
         """Stripped text; NULL for a missing column, an empty cell or a null."""
-        return f"t.{_ident(column)}" if column in self.columns else "CAST(NULL AS VARCHAR)"
+        return f"t.{self.alias[column]}" if column in self.alias else "CAST(NULL AS VARCHAR)"
 
     def present(self, column: str) -> str:
         return f"({self.text(column)} IS NOT NULL)"
@@ -297,7 +301,7 @@ class _Rules:
         if column not in self.columns:
             return "CAST(NULL AS DOUBLE)"
         self.numbers.append(column)
-        value, status = f"t.{_ident('n:' + column)}", f"t.{_ident('s:' + column)}"
+        value, status = f"t.n_{self.alias[column]}", f"t.s_{self.alias[column]}"
         self.fail(f"{status} = 'nonfinite'", f"non-finite number in {column}")
         self.fail(f"{status} = 'unparsable'", f"unparsable number in {column}: ", self.text(column))
         if count:
@@ -311,7 +315,7 @@ class _Rules:
         if column not in self.columns:
             return "CAST(NULL AS TIMESTAMP)"
         self.timestamps.append(column)
-        value = f"t.{_ident('ts:' + column)}"
+        value = f"t.ts_{self.alias[column]}"
         self.fail(f"{self.present(column)} AND {value} IS NULL", f"unparsable timestamp in {column}: ", self.text(column))
         return value
 
@@ -319,8 +323,8 @@ class _Rules:
         """`function` (text to text) of each distinct value of the (stripped) column, computed once in Python."""
         if column not in self.columns:
             return "CAST(NULL AS VARCHAR)"
-        self.mapped[column] = (f"m:{column}", function, pa.string())
-        return f"t.{_ident('m:' + column)}"
+        self.mapped[column] = (f"m_{self.alias[column]}", function, pa.string())
+        return f"t.m_{self.alias[column]}"
 
     def choice(self, column: str, allowed: tuple[str, ...]) -> str:
         """Lower-cased by Python (DuckDB's `lower` turns `İ` into `i`), once per distinct value."""
@@ -345,14 +349,15 @@ class _Rules:
         if "project_id" not in self.columns or "video_id" not in self.columns:
             return None
         self.published = published
-        return f"t.{_ident('pub:published_at')}"
+        return "t.published_at"
 
     # ---- evaluation
     def _stage_columns(self) -> str:
         """Register `cleaned` (stripped text, plus the looked-up columns) and return the SELECT that
         adds the parsed numbers and timestamps. Lookups are narrow joins put back in row order, so
         the main pass is a plain scan and keeps the rows in order."""
-        cleaned = _stripped_columns(self.raw, self.columns)
+        alias = self.alias
+        cleaned = _stripped_columns(self.raw, alias)
         self.con.register("cleaned", cleaned)
 
         def fast_number(c: str) -> str:
@@ -362,11 +367,11 @@ class _Rules:
             return f"(regexp_full_match({c}, {_literal(FAST_TIMESTAMP)}) AND TRY_CAST({c} AS TIMESTAMPTZ) IS NOT NULL)"
 
         # one scan finds the values DuckDB is not trusted with, and the distinct values to map
-        probes = [f"list(DISTINCT {_ident(c)}) FILTER (WHERE {_ident(c)} IS NOT NULL AND NOT {fast_number(_ident(c))})"
+        probes = [f"list(DISTINCT {alias[c]}) FILTER (WHERE {alias[c]} IS NOT NULL AND NOT {fast_number(alias[c])})"
                   for c in self.numbers]
-        probes += [f"list(DISTINCT {_ident(c)}) FILTER (WHERE {_ident(c)} IS NOT NULL AND NOT {fast_ts(_ident(c))})"
+        probes += [f"list(DISTINCT {alias[c]}) FILTER (WHERE {alias[c]} IS NOT NULL AND NOT {fast_ts(alias[c])})"
                    for c in self.timestamps]
-        probes += [f"list(DISTINCT {_ident(c)}) FILTER (WHERE {_ident(c)} IS NOT NULL)" for c in self.mapped]
+        probes += [f"list(DISTINCT {alias[c]}) FILTER (WHERE {alias[c]} IS NOT NULL)" for c in self.mapped]
         found = [v or [] for v in self.con.execute(f"SELECT {', '.join(probes)} FROM cleaned").fetchall()[0]] if probes else []
         odd_numbers = dict(zip(self.numbers, found))
         odd_timestamps = dict(zip(self.timestamps, found[len(self.numbers):]))
@@ -376,47 +381,47 @@ class _Rules:
 
         def lookup(table: pa.Table, on: str, values: dict[str, str]) -> None:
             self.con.register("lookup", table)
-            picked = ", ".join(f"m.{_ident(column)} AS {_ident(alias)}" for alias, column in values.items())
-            rows = self.con.sql(f"SELECT {picked} FROM cleaned c LEFT JOIN lookup m ON {on} ORDER BY c.row_number").to_arrow_table()
+            picked = ", ".join(f"m.{column} AS {name}" for name, column in values.items())
+            rows = self.con.sql(f"SELECT {picked} FROM cleaned c LEFT JOIN lookup m ON {on} ORDER BY c.__pos").to_arrow_table()
             self.con.unregister("lookup")
-            looked_up.update({alias: rows[alias] for alias in values})
+            looked_up.update({name: rows[name] for name in values})
 
         for c, odd in odd_numbers.items():
             if odd:
-                lookup(_python_numbers(odd), f"m.text = c.{_ident(c)}", {f"o:{c}": "value", f"s:{c}": "status"})
+                lookup(_python_numbers(odd), f"m.text = c.{alias[c]}", {f"o_{alias[c]}": "value", f"s_{alias[c]}": "status"})
         for c, odd in odd_timestamps.items():
             if odd:
-                lookup(_python_timestamps(odd), f"m.text = c.{_ident(c)}", {f"o:{c}": "value", f"h:{c}": "text"})
+                lookup(_python_timestamps(odd), f"m.text = c.{alias[c]}", {f"o_{alias[c]}": "value", f"h_{alias[c]}": "text"})
         for c, values in to_map.items():
-            alias, function, arrow_type = self.mapped[c]
+            name, function, arrow_type = self.mapped[c]
             table = pa.table({"text": pa.array(values, pa.string()), "value": pa.array([function(v) for v in values], arrow_type)})
-            lookup(table, f"m.text = c.{_ident(c)}", {alias: "value"})
+            lookup(table, f"m.text = c.{alias[c]}", {name: "value"})
         if self.published is not None:
             self.con.register("published", self.published)
             table = self.con.sql("SELECT project_id, video_id, min(CAST(published_at AS TIMESTAMP)) AS published_at "
                                  "FROM published GROUP BY ALL").to_arrow_table()
-            on = f"m.project_id = c.{_ident('project_id')} AND m.video_id = c.{_ident('video_id')}"
-            lookup(table, on, {"pub:published_at": "published_at"})
+            on = f"m.project_id = c.{alias['project_id']} AND m.video_id = c.{alias['video_id']}"
+            lookup(table, on, {"published_at": "published_at"})
         if looked_up:
-            for alias, column in looked_up.items():
-                cleaned = cleaned.append_column(alias, column)
+            for name, column in looked_up.items():
+                cleaned = cleaned.append_column(name, column)
             self.con.register("cleaned", cleaned)
 
-        def parsed(column: str, odd: list[str], marker: str, cast: str, alias: str) -> str:
+        def parsed(column: str, odd: list[str], marker: str, cast: str, prefix: str) -> str:
             """DuckDB's cast, or the Python reading where the lookup matched (`marker` column set)."""
             if not odd:
-                return f"{cast} AS {_ident(alias + column)}"
-            python = f"c.{_ident('o:' + column)}"
-            return f"CASE WHEN c.{_ident(marker + column)} IS NULL THEN {cast} ELSE {python} END AS {_ident(alias + column)}"
+                return f"{cast} AS {prefix}{alias[column]}"
+            python = f"c.o_{alias[column]}"
+            return f"CASE WHEN c.{marker}{alias[column]} IS NULL THEN {cast} ELSE {python} END AS {prefix}{alias[column]}"
 
         selects = ["c.*"]
-        for c in self.numbers:
-            selects.append(parsed(c, odd_numbers[c], "s:", f"TRY_CAST(c.{_ident(c)} AS DOUBLE)", "n:"))
+        for c in self.numbers:  # + 0.0: negative zero reads as zero
+            selects.append(parsed(c, odd_numbers[c], "s_", f"TRY_CAST(c.{alias[c]} AS DOUBLE) + 0.0", "n_"))
             if not odd_numbers[c]:  # no Python reading: no status either
-                selects.append(f"CAST(NULL AS VARCHAR) AS {_ident('s:' + c)}")
+                selects.append(f"CAST(NULL AS VARCHAR) AS s_{alias[c]}")
         for c in self.timestamps:
-            cast = f"CAST(TRY_CAST(c.{_ident(c)} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-            selects.append(parsed(c, odd_timestamps[c], "h:", cast, "ts:"))
+            cast = f"CAST(TRY_CAST(c.{alias[c]} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP)"
+            selects.append(parsed(c, odd_timestamps[c], "h_", cast, "ts_"))
         return f"SELECT {', '.join(selects)} FROM cleaned c"
 
     def collect(self, typed: dict[str, str], finish: Callable[[pa.Table], pa.Table] | None = None) -> Validated:
@@ -425,38 +430,34 @@ class _Rules:
         for column in typed:
             if column in self.columns:
                 self.fail(f"contains({self.text(column)}, $nul)", f"text PostgreSQL cannot store in {column}: NUL byte (\\x00)")
-        self.con.register("raw_rows", self.raw)
         parsed = self._stage_columns()
         reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in self.rules) + " END" if self.rules else "NULL"
-        outputs = ", ".join(f"{expr} AS {_ident(name)}" for name, expr in typed.items())
+        outputs = ", ".join(f"{expr} AS out{i}" for i, expr in enumerate(typed.values()))
         rows = self.con.sql(
-            f"SELECT t.row_number AS row_number, {outputs}, replace({reason}, $nul, '\\x00') AS __reason "
+            f"SELECT t.row_number AS row_number, {outputs}, replace({reason}, $nul, '\\x00') AS __reason, t.__pos "
             f"FROM ({parsed}) t",
             params=self.params,
         ).to_arrow_table()
+        rows = rows.rename_columns(["row_number", *typed, "__reason", "__pos"])
         self.con.close()
         if rows["__reason"].null_count == rows.num_rows:  # every row passed: nothing to split
-            valid, bad = rows.drop_columns(["__reason"]), rows.slice(0, 0)
+            valid, bad = rows, rows.slice(0, 0)
         else:
             ok = pc.is_null(rows["__reason"])
-            valid, bad = rows.filter(ok).drop_columns(["__reason"]), rows.filter(pc.invert(ok))
-        bad = bad.take(pc.sort_indices(bad["row_number"]))
-        numbers = bad["row_number"].to_numpy()
+            valid, bad = rows.filter(ok), rows.filter(pc.invert(ok))
+        valid = valid.drop_columns(["__reason", "__pos"])
+        bad = bad.take(pc.sort_indices(bad["__pos"]))
         quarantined = pd.DataFrame(
-            {"row_number": numbers.astype("int64"), "reason": bad["__reason"].to_numpy(zero_copy_only=False).astype(object),
-             "raw": self._raw_json(numbers)}
+            {"row_number": bad["row_number"].to_numpy().astype("int64"),
+             "reason": bad["__reason"].to_numpy(zero_copy_only=False).astype(object),
+             "raw": self._raw_json(bad["__pos"].to_numpy())}
         )
         return Validated(table=finish(valid) if finish else valid, quarantined=quarantined)
 
-    def _raw_json(self, row_numbers: np.ndarray) -> list[str]:
-        """The raw rows (all their columns as read) of `row_numbers`, as JSON text."""
-        if not len(row_numbers):
-            return []
-        rows = self.raw.filter(pc.is_in(self.raw["row_number"], value_set=pa.array(row_numbers, pa.int64())))
-        by_number = {
-            row.pop("row_number"): json.dumps(row, ensure_ascii=False, default=str) for row in rows.to_pylist()
-        }
-        return [by_number[int(n)] for n in row_numbers]
+    def _raw_json(self, positions: np.ndarray) -> list[str]:
+        """The raw rows at `positions` (all their columns as read, but the row number), as JSON text."""
+        rows = self.raw.take(pa.array(positions, pa.int64())).drop_columns(["row_number"]).to_pylist()
+        return [json.dumps(row, ensure_ascii=False, default=str) for row in rows]
 
 
 def _as_int(value: str) -> str:
@@ -742,10 +743,11 @@ def distinct_keys(raw: pd.DataFrame | pa.Table, columns: list[str]) -> pa.Table:
         return pa.table({c: pa.array([], pa.string()) for c in columns})
     con = _connect()
     try:
-        con.register("cleaned", _stripped_columns(raw, columns))
-        usable = " AND ".join(f"{_ident(c)} IS NOT NULL AND NOT contains({_ident(c)}, $nul)" for c in columns)
-        names = ", ".join(_ident(c) for c in columns)
-        return con.sql(f"SELECT DISTINCT {names} FROM cleaned WHERE {usable}", params={"nul": "\x00"}).to_arrow_table()
+        keys = {c: f"k{i}" for i, c in enumerate(columns)}  # by position: DuckDB ignores case in names
+        con.register("cleaned", _stripped_columns(raw, keys))
+        usable = " AND ".join(f"{k} IS NOT NULL AND NOT contains({k}, $nul)" for k in keys.values())
+        rows = con.sql(f"SELECT DISTINCT {', '.join(keys.values())} FROM cleaned WHERE {usable}", params={"nul": "\x00"})
+        return rows.to_arrow_table().rename_columns(columns)
     finally:
         con.close()
 

@@ -250,6 +250,8 @@ def read_landing_file(path: Path) -> pa.Table:
     if repeated:
         raise FileRejected(f"repeated column name(s) in the header: {', '.join(repeated)}")
     frame = frame.rename_columns([str(c).strip() for c in frame.column_names])
+    if "row_number" in frame.column_names:  # no kind has such a column: ours (the data row number) replaces it
+        frame = frame.drop_columns(["row_number"])
     return frame.append_column("row_number", pa.array(np.arange(1, frame.num_rows + 1, dtype="int64")))
 
 

@@ -25,6 +25,7 @@ from learning_loop.domain.validation import (
     _literal,
     distinct_keys,
     latest_per_key,
+    validate_labels,
     validate_metrics,
 )
 
@@ -53,7 +54,6 @@ def test_fast_numbers_cast_exactly_as_pandas_parses_them():
     expected = pd.to_numeric(frame["x"].astype(object), errors="coerce").astype("float64").to_numpy()
     got = frame["value"].to_numpy(dtype="float64")
     assert np.array_equal(expected, got) and not np.isnan(got).any()
-    assert (np.signbit(expected) == np.signbit(got)).all()
 
 
 def test_fast_timestamps_cast_exactly_as_pandas_parses_them():
@@ -113,3 +113,29 @@ def test_distinct_keys_strip_and_leave_out_missing_and_unstorable_keys():
     raw = pa.table({"project_id": [" p ", "p", None, "p\x00", "q", ""], "video_id": ["v", "v ", "v", "v", "w", "x"]})
     assert sorted(distinct_keys(raw, ["project_id", "video_id"]).to_pylist(), key=str) == [
         {"project_id": "p", "video_id": "v"}, {"project_id": "q", "video_id": "w"}]
+
+
+def test_negative_zero_reads_as_zero_on_both_paths():
+    """`-0` (DuckDB's cast) and `-0e0` (pandas) both load as 0.0, never -0.0."""
+    raw = pd.DataFrame({"agent": "a", "example_id": ["e1", "e2"], "source": "gold", "label": "1",
+                        "labeled_at": "2024-01-01T00:00:00", "f_x": ["-0", "-0e0"], "row_number": [1, 2]})
+    values = validate_labels(raw).valid["f_x"].to_numpy()
+    assert (values == 0).all() and not np.signbit(values).any()
+
+
+def test_feature_columns_differing_only_in_case_stay_apart():
+    """DuckDB matches names regardless of case; the rules address columns by position."""
+    raw = pd.DataFrame({"agent": "a", "example_id": ["e1", "e2"], "source": "gold", "label": "1",
+                        "labeled_at": "2024-01-01T00:00:00", "f_a": ["oops", "1"], "f_A": ["2", "2"], "row_number": [1, 2]})
+    result = validate_labels(raw)
+    assert result.quarantined["reason"].tolist() == ["unparsable number in f_a: oops"]
+    assert result.valid[["f_a", "f_A", "features"]].values.tolist() == [[1.0, 2.0, '{"A": 2.0, "a": 1.0}']]
+
+
+def test_rows_in_any_order_keep_their_own_values_and_raw_text():
+    raw = pd.DataFrame({"agent": "a", "example_id": ["e1", "e2", "e3"], "source": ["gold", "Gold", "nope"],
+                        "label": "1", "labeled_at": "2024-01-01T00:00:00", "row_number": [30, 10, 20]})
+    result = validate_labels(raw)
+    assert result.valid[["row_number", "example_id", "source"]].values.tolist() == [[10, "e2", "gold"], [30, "e1", "gold"]]
+    assert result.quarantined["row_number"].tolist() == [20]
+    assert '"example_id": "e3"' in result.quarantined["raw"].iloc[0]

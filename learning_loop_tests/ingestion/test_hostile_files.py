@@ -128,6 +128,15 @@ def test_a_repeated_column_name_rejects_the_file(warehouse: Warehouse, root: Pat
     assert list(warehouse.query_df("SELECT video_id FROM videos")["video_id"]) == ["v3"]
 
 
+def test_a_column_named_row_number_is_ignored_and_the_file_loads(warehouse: Warehouse, root: Path):
+    """No kind has a `row_number` column; the engine's own data row number replaces it."""
+    write(root / "videos" / "a.csv", csv_bytes(VIDEO_HEADER + ["row_number"], [vrow("v1") + ["99"], vrow("v2") + ["x"]]))
+    report = ingest_landing(warehouse, root)
+    assert [(f.file_name, f.status, f.rows_loaded) for f in report.files] == [("a.csv", "loaded", 2)]
+    stored = warehouse.query_df("SELECT video_id, source_row FROM videos ORDER BY video_id")
+    assert stored.values.tolist() == [["v1", 1], ["v2", 2]]
+
+
 # --------------------------------------------------------------------------- unexpected failures
 
 
