@@ -601,17 +601,22 @@ def pg_url_for(base_url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-def drop_pg_database(base_url: str, database: str) -> None:
-    """``DROP DATABASE ... WITH (FORCE)`` through the maintenance database of ``base_url``."""
+def _maintenance(base_url: str, statement: str) -> None:
+    """One statement (CREATE/DROP DATABASE) outside a transaction, on the maintenance database of ``base_url``."""
     import psycopg2
 
     con = psycopg2.connect(pg_url_for(base_url, "postgres"))
     try:
         con.autocommit = True
         with con.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cur.execute(statement)
     finally:
         con.close()
+
+
+def drop_pg_database(base_url: str, database: str) -> None:
+    """``DROP DATABASE ... WITH (FORCE)`` through the maintenance database of ``base_url``."""
+    _maintenance(base_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def child_pgcopy(duck_path: Path, base_url: str, database: str) -> dict[str, Any]:
@@ -633,13 +638,7 @@ def child_pgcopy(duck_path: Path, base_url: str, database: str) -> dict[str, Any
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    admin = psycopg2.connect(pg_url_for(base_url, "postgres"))
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{database}"')
-    finally:
-        admin.close()
+    _maintenance(base_url, f'CREATE DATABASE "{database}"')
     url = pg_url_for(base_url, database)
     open_warehouse(url).ensure_schema()
     timings["create_and_schema_s"] = time.perf_counter() - start

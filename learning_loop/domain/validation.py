@@ -263,9 +263,10 @@ class _Rules:
     def __init__(self, raw: pd.DataFrame | pa.Table, columns: Iterable[str]) -> None:
         self.raw = as_arrow(raw)
         names = set(self.raw.column_names) - {"row_number"}
-        self.columns = [c for c in dict.fromkeys(columns) if c in names]
-        # DuckDB matches identifiers regardless of case (`f_a` is `f_A`): columns go in by position
-        self.alias = {c: f"c{i}" for i, c in enumerate(self.columns)}
+        # the kind's columns the rows have, each by its position: DuckDB matches identifiers regardless
+        # of case (`f_a` is `f_A`)
+        present = [c for c in dict.fromkeys(columns) if c in names]
+        self.alias = {c: f"c{i}" for i, c in enumerate(present)}
         self.con = _connect()
         self.params: dict[str, object] = {"nul": "\x00"}
         self.rules: list[tuple[str, str]] = []
@@ -298,7 +299,7 @@ class _Rules:
 
     def number(self, column: str, *, count: bool = False) -> str:
         """A numeric column; unparsable, non-finite and (counts) negative, fractional or huge values fail."""
-        if column not in self.columns:
+        if column not in self.alias:
             return "CAST(NULL AS DOUBLE)"
         self.numbers.append(column)
         value, status = f"t.n_{self.alias[column]}", f"t.s_{self.alias[column]}"
@@ -312,7 +313,7 @@ class _Rules:
 
     def timestamp(self, column: str) -> str:
         """ISO-8601; no offset means UTC. Naive UTC microseconds."""
-        if column not in self.columns:
+        if column not in self.alias:
             return "CAST(NULL AS TIMESTAMP)"
         self.timestamps.append(column)
         value = f"t.ts_{self.alias[column]}"
@@ -321,7 +322,7 @@ class _Rules:
 
     def map_values(self, column: str, function: Callable[[str], str]) -> str:
         """`function` (text to text) of each distinct value of the (stripped) column, computed once in Python."""
-        if column not in self.columns:
+        if column not in self.alias:
             return "CAST(NULL AS VARCHAR)"
         self.mapped[column] = (f"m_{self.alias[column]}", function, pa.string())
         return f"t.m_{self.alias[column]}"
@@ -346,7 +347,7 @@ class _Rules:
     def published_at(self, published: pa.Table | pd.DataFrame) -> str | None:
         """The publish time of each row's video from `published` (project_id, video_id, published_at),
         looked up by the stripped ids; None when the rows cannot name a video."""
-        if "project_id" not in self.columns or "video_id" not in self.columns:
+        if "project_id" not in self.alias or "video_id" not in self.alias:
             return None
         self.published = published
         return "t.published_at"
@@ -354,8 +355,8 @@ class _Rules:
     # ---- evaluation
     def _stage_columns(self) -> str:
         """Register `cleaned` (stripped text, plus the looked-up columns) and return the SELECT that
-        adds the parsed numbers and timestamps. Lookups are narrow joins put back in row order, so
-        the main pass is a plain scan and keeps the rows in order."""
+        adds the parsed numbers and timestamps. Lookups are narrow joins put back in position order
+        and appended as columns, so the main pass is a plain scan with no join."""
         alias = self.alias
         cleaned = _stripped_columns(self.raw, alias)
         self.con.register("cleaned", cleaned)
@@ -428,7 +429,7 @@ class _Rules:
         """Evaluate every rule in one pass; `typed` maps each output column to its expression. The NUL
         rule comes last; `finish` may add columns to the valid rows (Arrow in, Arrow out)."""
         for column in typed:
-            if column in self.columns:
+            if column in self.alias:
                 self.fail(f"contains({self.text(column)}, $nul)", f"text PostgreSQL cannot store in {column}: NUL byte (\\x00)")
         parsed = self._stage_columns()
         reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in self.rules) + " END" if self.rules else "NULL"

@@ -82,7 +82,7 @@ from learning_loop.domain.validation import (
 )
 from learning_loop.settings import LANDING_KINDS
 from learning_loop.warehouse.backend import Transaction, Warehouse, WarehouseError
-from learning_loop.warehouse.schema import TABLES
+from learning_loop.warehouse.schema import TABLES, Table
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 #: Warehouse table of each landing kind (SPEC §7, §9).
@@ -578,9 +578,9 @@ def _load_rows(tx: Transaction, kind: str, valid: pa.Table, now: datetime) -> st
     rows = rows.append_column("loaded_at", pa.array(np.full(rows.num_rows, np.datetime64(now, "us"))))
     contract = TABLES[table]
     stage = f"ll_stage_{table}"
-    columns = [(c, k) for c, k in contract.columns if c in rows.column_names]
-    tx.stage_arrow(stage, columns, rows)
-    names = ", ".join(f'"{c}"' for c, _ in columns)
+    present = Table(table, tuple((c, k) for c, k in contract.columns if c in rows.column_names))
+    tx.stage_arrow(stage, present.columns, rows)
+    names = present.column_list
     key_match = " AND ".join(f's."{k}" = {table}."{k}"' for k in keys)
     bounds, params = "", {}
     if kind == "metrics":  # lets DuckDB skip row groups by their min/max observed_at

@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from learning_loop.warehouse.schema import TABLES, Table
+from learning_loop.warehouse.schema import TABLES, Table, _quoted
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -106,33 +106,22 @@ class Transaction(ABC):
         self._insert_coerced(table, coerce_frame(table, df))
         return len(df)
 
+    @abstractmethod
     def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        """A query's rows as an Arrow table (here through pandas; DuckDB hands Arrow over directly)."""
-        import pyarrow as pa
+        """A query's rows as an Arrow table."""
 
-        return pa.Table.from_pandas(self.query_df(sql, params), preserve_index=False)
-
+    @abstractmethod
     def insert_arrow(self, table: Table, rows: Any) -> None:
         """Insert an Arrow table into `table` (a contract or staging table): its columns of the same
         names; the others stay NULL."""
-        frame = rows.to_pandas()
-        self._insert_coerced(table, coerce_frame(table, frame))
 
+    @abstractmethod
     def stage_arrow(self, name: str, columns: Sequence[tuple[str, str]], rows: Any) -> None:
         """Make the Arrow table `rows` queryable as `name` (columns: (name, kind) of the contract)
-        until `drop_stage(name)`: here a temporary table, analysed so the planner sees its size."""
-        from learning_loop.warehouse.schema import _TYPES
+        until `drop_stage(name)`."""
 
-        index = 0 if self.dialect == "duckdb" else 1
-        typed = ", ".join(f'"{column}" {_TYPES[kind][index]}' for column, kind in columns)
-        self.execute(f"DROP TABLE IF EXISTS {name}")
-        self.execute(f"CREATE TEMPORARY TABLE {name} ({typed})")
-        if rows.num_rows:
-            self.insert_arrow(Table(name, tuple(columns)), rows)
-        self.execute(f"ANALYZE {name}")
-
-    def drop_stage(self, name: str) -> None:
-        self.execute(f"DROP TABLE IF EXISTS {name}")
+    @abstractmethod
+    def drop_stage(self, name: str) -> None: ...
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         frame = self.query_df(sql, params)
@@ -252,7 +241,7 @@ class _DuckTx(Transaction):
     def insert_arrow(self, table: Table, rows: Any) -> None:
         """Arrow goes in as is (DuckDB scans it without a copy), cast to the table's types."""
         names = [c for c in table.column_names if c in rows.column_names]
-        cols = ", ".join(f'"{c}"' for c in names)
+        cols = _quoted(names)
         self.con.register("__ll_insert_arrow", rows)
         try:
             self.con.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM __ll_insert_arrow")
@@ -369,6 +358,20 @@ class _PgTx(Transaction):
             cursor.close()
         return pa.table({name: pa.array(list(values)) for name, values in zip(names, columns)})
 
+    def stage_arrow(self, name: str, columns: Sequence[tuple[str, str]], rows: Any) -> None:
+        """A temporary table, analysed so the planner sees its size (and joins on the key index)."""
+        from learning_loop.warehouse.schema import _TYPES
+
+        typed = ", ".join(f'"{column}" {_TYPES[kind][1]}' for column, kind in columns)
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+        self.execute(f"CREATE TEMPORARY TABLE {name} ({typed})")
+        if rows.num_rows:
+            self.insert_arrow(Table(name, tuple(columns)), rows)
+        self.execute(f"ANALYZE {name}")
+
+    def drop_stage(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+
     def insert_arrow(self, table: Table, rows: Any) -> None:
         """Arrow's CSV writer feeds `COPY`: text is always quoted, NULL is the unquoted empty field, so
         no text value (not even `\\N` or "") can turn into NULL."""
@@ -382,7 +385,7 @@ class _PgTx(Transaction):
         buffer = io.BytesIO()
         pacsv.write_csv(pa.table(columns, names=names), buffer, pacsv.WriteOptions(include_header=False))
         buffer.seek(0)
-        quoted = ", ".join(f'"{c}"' for c in names)
+        quoted = _quoted(names)
         cursor = self.conn.connection.cursor()
         try:
             cursor.copy_expert(f"COPY {table.name} ({quoted}) FROM STDIN WITH (FORMAT csv)", buffer)

@@ -79,7 +79,7 @@ from learning_loop.orchestration.partition_loop import PartitionWrite, outcome_p
 from learning_loop.orchestration.partitions import DAILY_TAG, WAREHOUSE_POOL, daily_partitions, single_run, warehouse_kind
 from learning_loop.orchestration.resources import WarehouseResource
 from learning_loop.stores.models import LOGISTIC_MODEL, MODELS, RIDGE_MODEL
-from learning_loop.warehouse.backend import Transaction, Warehouse
+from learning_loop.warehouse.backend import Transaction
 
 TABLE = "predictor_coefficients"
 DEFAULT_WINDOW_DAYS = 30

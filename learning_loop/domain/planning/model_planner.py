@@ -315,18 +315,8 @@ def plan_batch_with_model(
         else:
             exp_id = experiment_id_for(request.project_id, key[0], cand.variant_hash, request.as_of)
             base_recipe = by_hash[key[0]]
-            new_experiments[exp_id] = NewExperiment(
-                experiment_id=exp_id,
-                project_id=request.project_id,
-                variable_tested=cand.field,
-                baseline_value=value_text(cand.baseline_value),
-                variant_value=value_text(cand.variant_value),
-                baseline_recipe_hash=key[0],
-                variant_recipe_hash=cand.variant_hash,
-                baseline_recipe=base_recipe,
-                variant_recipe=cand.variant,
-                started_at=request.as_of,
-            )
+            new_experiments[exp_id] = NewExperiment.of_change(
+                exp_id, request.project_id, key[0], base_recipe, cand, request.as_of)
             new_by_key[key] = exp_id
             filling[exp_id] = 0
             exp_note = f"experiment {exp_id}"

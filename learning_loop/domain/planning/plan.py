@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from learning_loop.domain.planning.request import format_as_of
 from learning_loop.domain.recipe import Recipe
+
+if TYPE_CHECKING:
+    from learning_loop.domain.exploration import Candidate, Mutation
 
 SKIP_DUPLICATE = "duplicate"
 
@@ -109,6 +112,23 @@ class NewExperiment:
     baseline_recipe: Recipe
     variant_recipe: Recipe
     started_at: datetime
+
+    @classmethod
+    def of_change(cls, experiment_id: str, project_id: str, baseline_hash: str, baseline_recipe: Recipe,
+                  change: Candidate | Mutation, started_at: datetime) -> NewExperiment:
+        """The experiment that tests `change` (one field of the baseline recipe changed)."""
+        return cls(
+            experiment_id=experiment_id,
+            project_id=project_id,
+            variable_tested=change.field,
+            baseline_value=value_text(change.baseline_value),
+            variant_value=value_text(change.variant_value),
+            baseline_recipe_hash=baseline_hash,
+            variant_recipe_hash=change.variant_hash,
+            baseline_recipe=baseline_recipe,
+            variant_recipe=change.variant,
+            started_at=started_at,
+        )
 
     def to_json_dict(self) -> dict[str, Any]:
         return {

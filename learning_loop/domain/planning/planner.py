@@ -129,18 +129,8 @@ def plan_batch(
         else:
             exp_id = experiment_id_for(request.project_id, b.recipe_hash, mut.variant_hash, request.as_of)
             if exp_id not in new_experiments:
-                new_experiments[exp_id] = NewExperiment(
-                    experiment_id=exp_id,
-                    project_id=request.project_id,
-                    variable_tested=mut.field,
-                    baseline_value=value_text(mut.baseline_value),
-                    variant_value=value_text(mut.variant_value),
-                    baseline_recipe_hash=b.recipe_hash,
-                    variant_recipe_hash=mut.variant_hash,
-                    baseline_recipe=b.recipe,
-                    variant_recipe=mut.variant,
-                    started_at=request.as_of,
-                )
+                new_experiments[exp_id] = NewExperiment.of_change(
+                    exp_id, request.project_id, b.recipe_hash, b.recipe, mut, request.as_of)
             exp_note = f"experiment {exp_id}"
         reason = (
             f"explore: {mut.field} {value_text(mut.baseline_value)}\u2192{value_text(mut.variant_value)} "
