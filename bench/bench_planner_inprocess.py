@@ -131,10 +131,10 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
         for e in plan.new_experiments:
             experiments.append({"id": e.experiment_id, "b": e.baseline_recipe_hash, "v": e.variant_recipe_hash,
                                 "start": day, "jobs": 0})
-        by_id = {e["id"]: e for e in experiments}
-        for job in plan.jobs:
-            if job.experiment_id in by_id:
-                by_id[job.experiment_id]["jobs"] += 1
+        for job in plan.jobs:  # SPEC §6: the variant arm is every video with the variant recipe since the start
+            for e in experiments:
+                if e["v"] == job.recipe_hash:
+                    e["jobs"] += 1
         rewards = []
         for slot, job in enumerate(plan.jobs):
             rec = dict(job.recipe.fields())
@@ -174,6 +174,7 @@ def main() -> int:
     parser.add_argument("--cap", type=int, default=0)
     parser.add_argument("--thompson-context", action="store_true", help="exploit jobs also draw content/hour")
     parser.add_argument("--gaps", action="store_true", help="mean logit gap to the oracle per factor, mode, 10 days")
+    parser.add_argument("--per-seed", action="store_true", help="each seed's regret")
     args = parser.parse_args()
     knobs = {"baselines": args.baselines, "cap": args.cap, "greedy": not args.thompson_context}
     if args.prior_sd is not None:
@@ -192,6 +193,9 @@ def main() -> int:
               f"last week {np.mean(shares):.1%} of oracle (min {min(shares):.1%}; seeds' policy "
               f"{np.mean([r['last_week_share']['seeds_policy'] for r in results]):.1%}); "
               f"{time.monotonic() - started:.0f}s")
+        if args.per_seed:
+            print("  regret platform/seeds' policy per seed: " + ", ".join(
+                f"{s}: {r['regret']['platform']:.1f}/{r['regret']['seeds_policy']:.1f}" for s, r in zip(args.seeds, results)))
         if args.gaps:
             keys = sorted({k for r in results for k in r["gaps"]}, key=lambda k: (k[1], k[2], FACTORS.index(k[0])))
             for mode in ("exploit", "explore"):

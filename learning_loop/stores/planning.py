@@ -146,8 +146,11 @@ def load_inputs(tx: Transaction, project_id: str, as_of: datetime) -> PlanningIn
     )
     running = tx.query_df(
         "SELECT e.experiment_id, e.baseline_recipe_hash, e.variant_recipe_hash, "
-        "(SELECT count(*) FROM video_jobs j WHERE j.project_id = e.project_id AND j.experiment_id = e.experiment_id "
-        "AND j.recipe_hash = e.variant_recipe_hash) AS variant_jobs "
+        # the variant arm (SPEC §6): every job with the variant recipe planned since the experiment started,
+        # exploit jobs included
+        "(SELECT count(*) FROM video_jobs j JOIN planned_batches b ON b.batch_id = j.batch_id "
+        "WHERE j.project_id = e.project_id AND j.recipe_hash = e.variant_recipe_hash "
+        "AND b.as_of >= e.started_at) AS variant_jobs "
         "FROM experiments e WHERE e.project_id = :p AND e.status = 'running' ORDER BY e.experiment_id",
         {"p": project_id},
     )

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from learning_loop.domain.planning import PlanRequest
-from learning_loop.stores.planning import PlanningOptions, _decided, _jobs_per_day, make_plan
+from learning_loop.stores.planning import PlanningOptions, _decided, _jobs_per_day, load_inputs, make_plan
 from learning_loop_tests.defs.test_planning import AS_OF, P, run_plan, seed_world
 from learning_loop.domain.recipe import recipe_hash
 from learning_loop_tests.helpers import RECIPE_A, RECIPE_B
@@ -55,6 +55,7 @@ def test_plan_logs_policy_propensities_and_model_metadata(world):
     assert meta["policy"].value == "additive_thompson"
     assert isinstance(meta["best_recipe_posterior_mean"].value, float) and meta["best_recipe_posterior_sd"].value > 0
     assert meta["running_experiment_cap"].value == 4
+    assert meta["experiments_futile"].value == 0
 
 
 def test_cap_is_sized_from_the_projects_recent_daily_jobs(world):
@@ -76,6 +77,31 @@ def test_cap_is_sized_from_the_projects_recent_daily_jobs(world):
     with world.transaction() as tx:
         plan, inputs = make_plan(tx, _request(count=3), options=PlanningOptions(max_experiments=7))
     assert inputs.model.running_cap == 7 and plan.model["running_experiment_cap"] == 7
+
+
+def test_variant_arm_counts_every_job_with_the_variant_recipe_since_the_start(world):
+    """SPEC §6: the variant arm is every video with the variant recipe published since the experiment
+    started, so the cap's count takes exploit jobs too, and not jobs planned before the start."""
+    started = datetime(2024, 1, 10, 6)
+    batches = [("b_before", started - timedelta(days=2)), ("b_start", started), ("b_after", started + timedelta(days=1))]
+    jobs = [
+        ("j1", "b_before", HASH_B, None),  # before the experiment: not in its arm
+        ("j2", "b_start", HASH_B, "e_run"),  # the explore job that opened it
+        ("j3", "b_after", HASH_B, None),  # an exploit job on the variant recipe
+        ("j4", "b_after", HASH_B, "e_run"),
+        ("j5", "b_after", HASH_A, None),  # the baseline: not the variant arm
+    ]
+    with world.transaction() as tx:
+        tx.insert_df("experiments", pd.DataFrame([
+            {"experiment_id": "e_run", "project_id": P, "baseline_recipe_hash": HASH_A, "variant_recipe_hash": HASH_B,
+             "status": "running", "started_at": started}]))
+        tx.insert_df("planned_batches", pd.DataFrame(
+            [{"batch_id": b, "project_id": P, "batch_date": t.date(), "as_of": t, "planned": 2} for b, t in batches]))
+        tx.insert_df("video_jobs", pd.DataFrame(
+            [{"job_id": j, "batch_id": b, "project_id": P, "topic_hash": j, "recipe_hash": h, "experiment_id": e}
+             for j, b, h, e in jobs]))
+        running = load_inputs(tx, P, datetime.fromisoformat(AS_OF)).running
+    assert [(r.experiment_id, r.variant_jobs) for r in running] == [("e_run", 3)]
 
 
 def test_decided_winners_are_promoted_and_losers_demoted_latest_verdict_wins(world):

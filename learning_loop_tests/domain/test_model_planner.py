@@ -334,6 +334,84 @@ def test_an_experiment_the_planner_cannot_continue_does_not_hold_the_cap(setup):
     assert plan.explore_count == 2 and len(plan.new_experiments) >= 1
 
 
+def _worse_mutation(setup: Setup) -> Recipe:
+    """A one-field mutation of the best recipe that the posterior mean puts below it."""
+    best = setup.recipe(setup.ranked[0])
+    base_mean = setup.posterior.recipe_value(best.fields())[0]
+    return next(
+        v for v in (best.with_field(f, x) for f in ("ending_type", "scene_count") for x in ALLOWED_VALUES[f])
+        if v.recipe_hash != best.recipe_hash and setup.posterior.recipe_value(v.fields())[0] < base_mean
+    )
+
+
+def test_an_experiment_whose_variant_is_the_exploit_pick_holds_no_place(setup):
+    """Exploit jobs fill the variant arm (SPEC §6: every video with the variant recipe), so an experiment
+    whose variant the model now ranks first needs no explore jobs and must not block the cap."""
+    winner = next(e for e in setup.evidence if e.recipe_hash == setup.ranked[0])
+    # the variant (the best recipe) as a one-field mutation of some baseline: build the baseline from it
+    field = "ending_type"
+    baseline = winner.recipe.with_field(field, next(v for v in ALLOWED_VALUES[field] if v != winner.recipe.ending_type))
+    stats = [*setup.stats, RecipeStat(baseline, baseline.recipe_hash, times_used=2, scored_videos=2)]
+    evidence = (*setup.evidence, Evidence(baseline, baseline.recipe_hash, 2))
+    refs = [ExperimentRef("exp_won", baseline.recipe_hash, winner.recipe_hash, 1)]
+    created = 0
+    for seed in range(6):
+        inputs = ModelPlanInputs(setup.posterior, evidence, 1, propensity_draws=DRAWS, min_n=5)
+        plan = plan_batch_with_model(_request(count=10, seed=seed), stats, set(), refs, inputs)
+        assert plan.explore_count == split_counts(10, 0.3)[1]
+        assert all(j.experiment_id != "exp_won" for j in plan.jobs if j.generation_mode == "explore")
+        created += len(plan.new_experiments)
+    assert created > 0  # the cap of 1 did not bind
+
+
+def test_exploit_jobs_with_the_variant_recipe_fill_its_arm_within_the_batch(setup):
+    """A filling experiment on the worst recipe whose variant (a better one-field mutation, with one mature
+    video) is what exploit takes once every better recipe is used for the topics: those exploit jobs are
+    videos of its variant arm (SPEC §6), so they count towards its min n and it leaves the cap."""
+    post = setup.posterior
+    base = setup.recipe(setup.ranked[-1])
+    base_mean = post.recipe_value(base.fields())[0]
+    variant = max((base.with_field(f, x) for f in RECIPE_FIELDS if f != "preset" for x in ALLOWED_VALUES[f]),
+                  key=lambda r: post.recipe_value(r.fields())[0])
+    assert post.recipe_value(variant.fields())[0] > base_mean and variant.recipe_hash not in setup.ranked
+    stats = [*setup.stats, RecipeStat(variant, variant.recipe_hash, times_used=1, scored_videos=1)]
+    evidence = (*setup.evidence, Evidence(variant, variant.recipe_hash, 1))
+    v_mean = post.recipe_value(variant.fields())[0]
+    better = [h for h in setup.ranked if post.recipe_value(setup.recipe(h).fields())[0] > v_mean]
+    existing = {(topic_hash(t), h) for t in TOPICS for h in better}
+    refs = [ExperimentRef("exp_on_worst", base.recipe_hash, variant.recipe_hash, 3)]
+    inputs = ModelPlanInputs(post, evidence, 1, propensity_draws=DRAWS, min_n=5)
+    plan = plan_batch_with_model(_request(count=4, ratio=0.0), stats, existing, refs, inputs)
+    assert [j.recipe_hash for j in plan.jobs] == [variant.recipe_hash] * 4
+    assert plan.model["experiments_filling"] == 0
+    # the same without exploit jobs on it (every topic has used it too): it still needs two jobs
+    existing |= {(topic_hash(t), variant.recipe_hash) for t in TOPICS}
+    plan = plan_batch_with_model(_request(count=4, ratio=0.0), stats, existing, refs, inputs)
+    assert variant.recipe_hash not in {j.recipe_hash for j in plan.jobs}
+    assert plan.model["experiments_filling"] == 1
+
+
+def test_futility_a_variant_its_data_puts_below_the_baseline_frees_its_place(setup):
+    worse = _worse_mutation(setup)
+    refs = [ExperimentRef("exp_losing", setup.ranked[0], worse.recipe_hash, 2)]
+    stats = [*setup.stats, RecipeStat(worse, worse.recipe_hash, times_used=2, scored_videos=0)]
+
+    def plans(evidence):
+        inputs = ModelPlanInputs(setup.posterior, evidence, 1, propensity_draws=DRAWS, min_n=5)
+        return [plan_batch_with_model(_request(count=10, seed=s), stats, set(), refs, inputs) for s in range(6)]
+
+    # no mature video of the variant yet: the model's view is only its prior, so the experiment holds
+    # its place and explore continues it
+    for plan in plans(setup.evidence):
+        assert plan.new_experiments == ()
+        assert {j.experiment_id for j in plan.jobs if j.generation_mode == "explore"} == {"exp_losing"}
+    # one mature video, and the posterior puts the variant below its baseline: the place is free
+    evidenced = (*setup.evidence, Evidence(worse, worse.recipe_hash, 1))
+    stopped = plans(evidenced)
+    assert sum(len(p.new_experiments) for p in stopped) > 0
+    assert all(p.model["experiments_futile"] == 1 and any("futility" in n for n in p.notes) for p in stopped)
+
+
 # ---------------------------------------------------------------- promotion and demotion
 
 

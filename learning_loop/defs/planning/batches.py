@@ -137,6 +137,7 @@ def _model_metadata(plan, jobs: list[dict]) -> dict:
         "model_noise_sd": float(m["noise_sd"]),
         "running_experiment_cap": int(m["running_experiment_cap"]),
         "experiments_filling": int(m["experiments_filling"]),
+        "experiments_futile": int(m["experiments_futile"]),
         "min_propensity": float(min(props)) if props else 0.0,
         "mean_propensity": float(sum(props) / len(props)) if props else 0.0,
     }

@@ -17,11 +17,16 @@ that estimates a recipe's value from all videos sharing its field values:
   running experiments, the one with the best *sampled* value. Exploration
   therefore concentrates where the posterior still allows a gain.
 - **Experiment cap.** While ``running_cap`` experiments are still *filling*
-  (fewer than ``min_n`` variant jobs planned, counting the ones this batch
-  creates and feeds), explore only continues those, so each reaches its
-  minimum n instead of many starving; an experiment with its n keeps running
-  until its verdict without holding a place. The default cap is sized from
-  the project's volume (:func:`experiment_cap`).
+  (fewer than ``min_n`` jobs planned with the variant recipe since the
+  experiment started, SPEC §6's variant arm, counting the ones this batch
+  plans), explore only continues those, so each reaches its minimum n instead
+  of many starving; an experiment with its n keeps running until its verdict
+  without holding a place. Two kinds of filling experiment hold no place:
+  one whose variant is now the exploit pick (exploit jobs fill its arm), and
+  one the data has already turned against (its variant has a mature video and
+  a posterior mean below its baseline's: a *futility* stop, so a losing
+  variant does not take the explore jobs of the next experiment). The default
+  cap is sized from the project's volume (:func:`experiment_cap`).
 - **Content type and posting hour** of every job are Thompson draws from the
   same posterior (argmax of one sampled content effect and of one sampled
   smooth hour curve), drawn from a generator independent of the recipe choice.
@@ -99,7 +104,7 @@ class ModelPlanInputs:
     propensity_draws: int = DEFAULT_PROPENSITY_DRAWS
     explore_baselines: int = 1
     greedy_context: bool = True  # exploit jobs take the posterior-mean best content type and hour
-    min_n: int = 5  # an experiment with this many variant jobs has its data coming and leaves the cap
+    min_n: int = 5  # an experiment with this many variant-arm jobs has its data coming and leaves the cap
 
 
 @dataclass
@@ -230,6 +235,19 @@ def plan_batch_with_model(
         for ref in running_experiments
         if ref.variant_jobs < inputs.min_n and ref.experiment_id in continuable
     }
+    variant_of = {ref.experiment_id: ref.variant_recipe_hash for ref in running_experiments}
+    futile: list[str] = []
+    for key in option_keys:
+        exp = options[key].experiment_id
+        if exp not in filling:
+            continue
+        if ranked and key[1] == ranked[0].recipe_hash:
+            del filling[exp]  # the exploit pick: exploit jobs fill its variant arm
+        elif key[1] in known and known[key[1]].videos > 0 and key[0] in by_hash and (
+            post.recipe_value(by_hash[key[1]].fields())[0] < post.recipe_value(by_hash[key[0]].fields())[0]
+        ):
+            del filling[exp]  # futility: the variant's own data has put it below its baseline
+            futile.append(exp)
     no_option: list[str] = []
 
     new_by_key: dict[tuple[str, str], str] = {}  # (baseline, variant) -> id of an experiment this batch creates
@@ -243,6 +261,13 @@ def plan_batch_with_model(
 
     def exploit_pick(th: str) -> Evidence | None:
         return next((e for e in ranked if free(th, e.recipe_hash)), None)
+
+    def feed(variant_hash: str) -> None:
+        """A job with this recipe joins the variant arm of every filling experiment testing it (SPEC §6)."""
+        for exp in [e for e in filling if variant_of.get(e) == variant_hash]:
+            filling[exp] += 1
+            if filling[exp] >= inputs.min_n:
+                del filling[exp]
 
     def explore_mask(th: str, top_hash: str | None) -> np.ndarray:
         capped = len(filling) >= inputs.running_cap
@@ -299,6 +324,7 @@ def plan_batch_with_model(
             drafts.append(Draft(topic, "exploit", top.recipe, top.recipe_hash, rank_of[top.recipe_hash], reason,
                                 choice=choice))
             batch_pairs.add((th, top.recipe_hash))
+            feed(top.recipe_hash)
             continue
 
         sample = post.sample_coef(rng)
@@ -319,11 +345,9 @@ def plan_batch_with_model(
                 exp_id, request.project_id, key[0], base_recipe, cand, request.as_of)
             new_by_key[key] = exp_id
             filling[exp_id] = 0
+            variant_of[exp_id] = cand.variant_hash
             exp_note = f"experiment {exp_id}"
-        if exp_id in filling:
-            filling[exp_id] += 1
-            if filling[exp_id] >= inputs.min_n:
-                del filling[exp_id]
+        feed(cand.variant_hash)
         mean, sd = post.recipe_value(cand.variant.fields())
         r_exploit = float(top_hash == cand.variant_hash)
         recipe_p = p_slot * float(explore_probs[best]) + (1.0 - p_slot) * r_exploit
@@ -341,6 +365,11 @@ def plan_batch_with_model(
                             key[0], mutation, choice))
         batch_pairs.add((th, cand.variant_hash))
 
+    if futile:
+        notes.append(
+            f"{len(futile)} collecting experiment(s) hold no place in the cap: the posterior puts the variant "
+            f"below its baseline after its first mature video(s) (futility), e.g. {futile[0]}"
+        )
     if no_option:
         notes.append(
             f"{len(no_option)} explore slot(s) had no explore option left (experiment cap or duplicates) and "
@@ -359,6 +388,7 @@ def plan_batch_with_model(
         "running_experiment_cap": int(inputs.running_cap),
         "running_experiments": int(len(running) + len(new_experiments)),
         "experiments_filling": int(len(filling)),
+        "experiments_futile": int(len(futile)),
         "propensity_draws": int(len(draws)),
         "promoted_recipes": sorted(promoted & set(known)),
     }
