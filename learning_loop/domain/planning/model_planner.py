@@ -227,27 +227,26 @@ def plan_batch_with_model(
     skipped: list[SkippedTopic] = []
     new_experiments: dict[str, NewExperiment] = {}
     reused: dict[str, None] = {}
-    # experiments still collecting their minimum n, among those the planner can continue (a running
-    # experiment whose baseline it no longer knows cannot be fed, so it must not hold a place in the cap)
-    continuable = {opt.experiment_id for opt in options.values() if opt.experiment_id is not None}
-    filling: dict[str, int] = {
-        ref.experiment_id: ref.variant_jobs
-        for ref in running_experiments
-        if ref.variant_jobs < inputs.min_n and ref.experiment_id in continuable
-    }
-    variant_of = {ref.experiment_id: ref.variant_recipe_hash for ref in running_experiments}
+    # experiments still collecting their minimum n (variant-arm jobs so far), among those the planner can
+    # continue: a running experiment whose baseline it no longer knows has no option, cannot be fed, and
+    # must not hold a place in the cap; nor one fed by exploit, nor one its data has turned against
+    jobs_of = {ref.experiment_id: ref.variant_jobs for ref in running_experiments}
+    filling: dict[str, int] = {}
+    variant_of: dict[str, str] = {}  # filling experiment -> its variant recipe hash
     futile: list[str] = []
     for key in option_keys:
         exp = options[key].experiment_id
-        if exp not in filling:
+        if exp is None or jobs_of[exp] >= inputs.min_n:
             continue
         if ranked and key[1] == ranked[0].recipe_hash:
-            del filling[exp]  # the exploit pick: exploit jobs fill its variant arm
-        elif key[1] in known and known[key[1]].videos > 0 and key[0] in by_hash and (
-            post.recipe_value(by_hash[key[1]].fields())[0] < post.recipe_value(by_hash[key[0]].fields())[0]
+            continue  # the exploit pick: exploit jobs fill its variant arm
+        if key[1] in known and known[key[1]].videos > 0 and (
+            post.recipe_value(options[key].candidate.variant.fields())[0]
+            < post.recipe_value(by_hash[key[0]].fields())[0]
         ):
-            del filling[exp]  # futility: the variant's own data has put it below its baseline
-            futile.append(exp)
+            futile.append(exp)  # futility: the variant's own data has put it below its baseline
+            continue
+        filling[exp], variant_of[exp] = jobs_of[exp], key[1]
     no_option: list[str] = []
 
     new_by_key: dict[tuple[str, str], str] = {}  # (baseline, variant) -> id of an experiment this batch creates
