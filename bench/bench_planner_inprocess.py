@@ -79,6 +79,7 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
             "recipe": dict(recipe), "hash": recipe_hash(recipe), "content": content, "hour": hour,
             "published_at": pub, "mature_at": None if mature is None else pub + timedelta(hours=mature),
             "avd": real.avg_view_duration_s, "views_6h": views_at(real), "er": real.engagement_rate,
+            "snaps": real.snapshot_rows(pub),
         })
         return real.true_reward
 
@@ -105,7 +106,10 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
         t = datetime.combine(day, datetime.min.time())
         seen = [r for r in platform_rows if r["mature_at"] is not None and r["mature_at"] < t
                 and r["published_at"] >= t - timedelta(days=WINDOW_DAYS) and r["views_6h"] is not None]
-        y = model_target([r["avd"] for r in seen], [r["views_6h"] for r in seen], [r["er"] for r in seen])
+        latest = [max((x for x in r["snaps"] if x["observed_at"] < t), key=lambda x: x["observed_at"]) for r in seen]
+        # as the outcomes model: the latest snapshot before T gives duration and engagement
+        y = model_target([x["avg_view_duration_s"] for x in latest], [r["views_6h"] for r in seen],
+                         [(x["likes"] + x["comments"]) / x["views"] if x["views"] else 0.0 for x in latest])
         post = fit_additive([r["recipe"] for r in seen], [r["content"] for r in seen],
                             [r["published_at"].hour for r in seen], y,
                             **{k: v for k, v in knobs.items() if k in ("prior_sd", "hour_prior_sd")})
@@ -144,6 +148,9 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
                 gaps.setdefault((f, job.generation_mode, i // 10), []).append(
                     max(world.effects[f].values()) - world.effect(f, value))
             rewards.append(publish(i, slot, day, rec, job.choice.content_type, job.choice.posting_hour))
+            if knobs.get("dump") is not None:
+                knobs["dump"].append((i + 1, slot, job.generation_mode, job.recipe_hash[:8], job.choice.content_type,
+                                      job.choice.posting_hour, round(rewards[-1], 3)))
             used_pairs.add((job.topic_hash, job.recipe_hash))
         regret["platform"] += sum(oracle - r for r in rewards)
         if i >= days - 7:
