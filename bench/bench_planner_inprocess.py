@@ -128,7 +128,7 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
         cap = knobs.get("cap") or experiment_cap(jobs, 0.3, 5)
         inputs = ModelPlanInputs(post, evidence, cap, propensity_draws=knobs.get("draws", 500),
                                  explore_baselines=knobs.get("baselines", 1),
-                                 greedy_context=knobs.get("greedy", True))
+                                 greedy_context=knobs.get("greedy", True), **knobs.get("extra", {}))
         request = PlanRequest("sim", topics_for(seed, i, jobs), jobs,
                               t + timedelta(hours=PLAN_HOUR), planner_seed(seed, i))
         plan = plan_batch_with_model(request, stats, used_pairs, running, inputs)
@@ -182,8 +182,10 @@ def main() -> int:
     parser.add_argument("--thompson-context", action="store_true", help="exploit jobs also draw content/hour")
     parser.add_argument("--gaps", action="store_true", help="mean logit gap to the oracle per factor, mode, 10 days")
     parser.add_argument("--per-seed", action="store_true", help="each seed's regret")
+    parser.add_argument("--extra", default="{}", help="JSON of extra ModelPlanInputs fields (experiments)")
     args = parser.parse_args()
-    knobs = {"baselines": args.baselines, "cap": args.cap, "greedy": not args.thompson_context}
+    knobs = {"baselines": args.baselines, "cap": args.cap, "greedy": not args.thompson_context,
+             "extra": __import__("json").loads(args.extra)}
     if args.prior_sd is not None:
         knobs["prior_sd"] = args.prior_sd
     if args.hour_prior_sd is not None:

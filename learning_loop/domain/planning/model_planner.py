@@ -27,9 +27,17 @@ that estimates a recipe's value from all videos sharing its field values:
   a posterior mean below its baseline's: a *futility* stop, so a losing
   variant does not take the explore jobs of the next experiment). The default
   cap is sized from the project's volume (:func:`experiment_cap`).
-- **Content type and posting hour** of every job are Thompson draws from the
+- **Content type and posting hour**: exploit jobs take the posterior-mean best
+  (``greedy_context``); explore jobs take *tempered* Thompson draws from the
   same posterior (argmax of one sampled content effect and of one sampled
-  smooth hour curve), drawn from a generator independent of the recipe choice.
+  smooth hour curve, each sample's deviation from the mean scaled by
+  ``context_spread``, default 0.7), drawn from a generator independent of the
+  recipe choice. Tempering keeps every content type and hour possible but
+  spends fewer explore jobs on contexts the posterior already rates poorly: in
+  the closed-loop simulator it cut cumulative regret by about 9 % (seeds
+  1-50, both volumes) against plain Thompson draws, while the recipe draws
+  stay untempered (tempering those did not help). See the README's learning
+  quality section.
 - **Propensities** are logged per job: the recipe's is ``P(explore slot) ·
   P(the Thompson draw picks it | the batch state before the slot) + P(exploit
   slot) · [it is the exploit pick]``, the slot mode probabilities being the
@@ -70,6 +78,8 @@ from learning_loop.domain.recipe import ALLOWED_VALUES, RECIPE_FIELDS, Recipe, r
 POLICY = "additive_thompson"
 DEFAULT_PROPENSITY_DRAWS = 2000
 DEFAULT_CAP_DAYS = 14
+#: Content type and hour are drawn from the posterior with its spread scaled by this (1 = plain Thompson, 0 = greedy).
+DEFAULT_CONTEXT_SPREAD = 0.7
 _STREAM_CONTEXT = 2
 _STREAM_PROPENSITY = 3
 
@@ -105,6 +115,11 @@ class ModelPlanInputs:
     explore_baselines: int = 1
     greedy_context: bool = True  # exploit jobs take the posterior-mean best content type and hour
     min_n: int = 5  # an experiment with this many variant-arm jobs has its data coming and leaves the cap
+    context_spread: float = DEFAULT_CONTEXT_SPREAD  # tempered Thompson draws of content type and hour
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.context_spread) and self.context_spread >= 0):
+            raise ValueError(f"context_spread must be a finite number >= 0, got {self.context_spread!r}")
 
 
 @dataclass
@@ -189,8 +204,10 @@ def plan_batch_with_model(
     content_idx = [cols[("content_type", c)] for c in voc.content_types]
     hour_x = hour_basis(np.arange(24))
     hour_cols = [cols[("hour", k)] for k in ("cos1", "sin1", "cos2", "sin2")]
-    content_share = _frequencies(draws[:, content_idx], floor) if content_idx else np.array([])
-    hour_share = _frequencies(draws[:, hour_cols] @ hour_x.T, floor)
+    spread = float(inputs.context_spread)  # tempered: the draws' deviation from the mean, scaled
+    ctx_draws = post.mean + spread * (draws - post.mean)
+    content_share = _frequencies(ctx_draws[:, content_idx], floor) if content_idx else np.array([])
+    hour_share = _frequencies(ctx_draws[:, hour_cols] @ hour_x.T, floor)
     content_types = list(voc.content_types)
 
     def _context_of(theta: np.ndarray) -> tuple[str | None, int]:
@@ -295,7 +312,7 @@ def plan_batch_with_model(
             no_option.append(topic.topic)
         # with no explore option an explore-mode slot exploits too: this slot's choice is then certain
         p_slot = p_explore if mask.any() else 0.0
-        theta = post.sample_coef(context_rng)
+        theta = post.mean + spread * (post.sample_coef(context_rng) - post.mean)
         greedy = inputs.greedy_context and not explore
         content, hour = _context_of(post.mean if greedy else theta)
         # the context's probability under each slot mode: exploit is greedy (or Thompson), explore Thompson
