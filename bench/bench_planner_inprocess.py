@@ -4,12 +4,16 @@ A quick check of the planning *policy* while tuning it: the same world, warm-up
 pool, topics and common random numbers as ``learning-loop simulate``, the
 planner's pure function (``plan_batch_with_model``) fed with what the platform
 would see as of each day (mature videos only: the first snapshot at or after
-6 h must exist before the day starts), and the seeds' policy and uniform as in
+6 h must exist before the day starts; views at 6 h interpolated and duration and
+engagement from the latest snapshot before the day, as the ``outcomes`` model
+computes them), and the seeds' policy and uniform as in
 the simulator. Experiments are not judged here (no verdicts, so no promotion);
 they expire after 28 days. The real benchmark is ``bench_learning.py``, which
-runs the whole platform; this one takes seconds per seed.
+runs the whole platform; this one takes seconds per seed and plans the same
+jobs (``--dump DIR`` writes them for a comparison with a real run's ``videos.csv``).
 
     python bench/bench_planner_inprocess.py --days 60 --jobs-per-day 5 3 --seeds 1 2 3 4 5
+    python bench/bench_planner_inprocess.py --per-seed --seeds $(seq 1 25) --extra '{"context_spread": 1.0}'
 """
 
 from __future__ import annotations
@@ -149,8 +153,8 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
                     max(world.effects[f].values()) - world.effect(f, value))
             rewards.append(publish(i, slot, day, rec, job.choice.content_type, job.choice.posting_hour))
             if knobs.get("dump") is not None:
-                knobs["dump"].append((i + 1, slot, job.generation_mode, job.recipe_hash[:8], job.choice.content_type,
-                                      job.choice.posting_hour, round(rewards[-1], 3)))
+                knobs["dump"].append((i + 1, slot, job.generation_mode, job.recipe_hash, job.choice.content_type,
+                                      job.choice.posting_hour, f"{rewards[-1]:.6f}"))
             used_pairs.add((job.topic_hash, job.recipe_hash))
         regret["platform"] += sum(oracle - r for r in rewards)
         if i >= days - 7:
@@ -182,6 +186,8 @@ def main() -> int:
     parser.add_argument("--thompson-context", action="store_true", help="exploit jobs also draw content/hour")
     parser.add_argument("--gaps", action="store_true", help="mean logit gap to the oracle per factor, mode, 10 days")
     parser.add_argument("--per-seed", action="store_true", help="each seed's regret")
+    parser.add_argument("--dump", type=Path, default=None,
+                        help="folder for jobs-<n>-seed-<s>.csv: every planned job (compare with a real run's videos.csv)")
     parser.add_argument("--extra", default="{}", help="JSON of extra ModelPlanInputs fields (experiments)")
     args = parser.parse_args()
     knobs = {"baselines": args.baselines, "cap": args.cap, "greedy": not args.thompson_context,
@@ -192,7 +198,15 @@ def main() -> int:
         knobs["hour_prior_sd"] = args.hour_prior_sd
     for jobs in args.jobs_per_day:
         started = time.monotonic()
-        results = [run(seed, args.days, jobs, **knobs) for seed in args.seeds]
+        results = []
+        for seed in args.seeds:
+            dump: list | None = [] if args.dump else None
+            results.append(run(seed, args.days, jobs, **knobs, dump=dump))
+            if args.dump:
+                args.dump.mkdir(parents=True, exist_ok=True)
+                lines = ["day_index,slot,generation_mode,recipe_hash,content_type,hour,true_reward"]
+                lines += [",".join(str(v) for v in row) for row in dump]
+                (args.dump / f"jobs-{jobs}-seed-{seed}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
         pooled = {k: sum(r["regret"][k] for r in results) for k in ("platform", "seeds_policy", "uniform")}
         shares = [r["last_week_share"]["platform"] for r in results]
         ratios = [r["regret"]["platform"] / r["regret"]["seeds_policy"] for r in results]

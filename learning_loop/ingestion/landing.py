@@ -611,8 +611,8 @@ def _quarantine_early_snapshots(tx: Transaction, stage: str, now: datetime) -> i
     """Snapshots loaded before their video arrived, now known to precede its publish time
     (`stage`: the batch's staged videos)."""
     match = (
-        f"v.project_id = metric_snapshots.project_id AND v.video_id = metric_snapshots.video_id "
-        f"AND metric_snapshots.observed_at < v.published_at"
+        "v.project_id = metric_snapshots.project_id AND v.video_id = metric_snapshots.video_id "
+        "AND metric_snapshots.observed_at < v.published_at"
     )
     early = tx.query_df(f"SELECT metric_snapshots.* FROM metric_snapshots JOIN {stage} v ON {match}")
     if early.empty:

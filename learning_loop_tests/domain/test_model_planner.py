@@ -20,6 +20,7 @@ import pytest
 from learning_loop.domain.additive import AdditivePosterior, fit_additive, model_target
 from learning_loop.domain.planning import ExperimentRef, NoRecipeStatsError, PlanRequest, split_counts
 from learning_loop.domain.planning.model_planner import (
+    DEFAULT_CONTEXT_SPREAD,
     POLICY,
     Evidence,
     ModelPlanInputs,
@@ -455,6 +456,50 @@ def test_a_demoted_recipe_is_not_exploited_while_others_are_available(setup):
     assert {j.recipe_hash for j in plan.jobs} == {setup.ranked[0]}
 
 
+# ---------------------------------------------------------------- content type and hour
+
+
+def _greedy_context(setup: Setup) -> tuple[str, int]:
+    mean = setup.posterior.mean_effects()
+    return max(mean.content, key=mean.content.get), mean.best_hour()
+
+
+def _explore_contexts(setup: Setup, spread: float, seeds: int = 60) -> Counter:
+    seen: Counter = Counter()
+    for seed in range(seeds):
+        plan = _plan(setup, _request(count=4, seed=seed, ratio=1.0), context_spread=spread)
+        seen.update((j.choice.content_type, j.choice.posting_hour) for j in plan.jobs if j.generation_mode == "explore")
+    return seen
+
+
+def test_exploit_jobs_take_the_posterior_mean_best_content_type_and_hour(setup):
+    best = _greedy_context(setup)
+    for seed in range(5):
+        plan = _plan(setup, _request(count=10, seed=seed, ratio=0.0))
+        assert {(j.choice.content_type, j.choice.posting_hour) for j in plan.jobs} == {best}
+
+
+def test_a_context_spread_of_zero_makes_explore_contexts_greedy(setup):
+    seen = _explore_contexts(setup, 0.0, seeds=10)
+    assert set(seen) == {_greedy_context(setup)}
+
+
+def test_tempering_concentrates_explore_contexts_on_the_posterior_best_but_keeps_others(setup):
+    """Tempered draws (spread < 1) pick the posterior-mean best context more often than plain Thompson
+    draws, and still try others: exploration of content type and hour is narrowed, not switched off."""
+    best = _greedy_context(setup)
+    plain, tempered = _explore_contexts(setup, 1.0), _explore_contexts(setup, 0.4)
+    share = {name: c[best] / sum(c.values()) for name, c in (("plain", plain), ("tempered", tempered))}
+    assert share["tempered"] > share["plain"]
+    assert len(tempered) > 1 and len(plain) >= len(tempered)
+
+
+@pytest.mark.parametrize("spread", [-0.1, float("nan"), float("inf")])
+def test_a_bad_context_spread_is_refused(setup, spread):
+    with pytest.raises(ValueError, match="context_spread"):
+        setup.inputs(context_spread=spread)
+
+
 # ---------------------------------------------------------------- propensities
 
 
@@ -476,13 +521,13 @@ def test_every_job_logs_propensities_in_the_unit_interval(setup):
                                                "propensity", "content_type", "posting_hour"}
 
 
-def _replay(setup: Setup, seeds: int, count: int, ratio: float, greedy: bool):
+def _replay(setup: Setup, seeds: int, count: int, ratio: float, greedy: bool, **kw):
     """Plan the same single first topic under many seeds: the first job's choices and logged propensities."""
     freq = {"recipe": Counter(), "content": Counter(), "hour": Counter()}
     logged = {k: defaultdict(list) for k in freq}
     joint = []
     for seed in range(seeds):
-        plan = _plan(setup, _request(count=count, seed=seed, ratio=ratio), greedy_context=greedy)
+        plan = _plan(setup, _request(count=count, seed=seed, ratio=ratio), greedy_context=greedy, **kw)
         job = plan.jobs[0]
         c = job.choice
         for kind, value, p in (("recipe", job.recipe_hash, c.recipe_propensity),
@@ -505,17 +550,18 @@ def _check_against_replay(freq, logged, seeds: int, tol: float = 0.05):
 
 
 @pytest.mark.parametrize(
-    ("count", "ratio", "greedy"),
+    ("count", "ratio", "greedy", "spread"),
     [
-        (1, 1.0, True),  # a pure explore slot: Thompson recipe, content type and hour
-        (1, 0.0, False),  # a pure exploit slot with Thompson context
-        (2, 0.3, True),  # the first of two slots, explore with probability 1/2: a mixture
+        (1, 1.0, True, DEFAULT_CONTEXT_SPREAD),  # a pure explore slot: Thompson recipe, tempered content and hour
+        (1, 1.0, True, 1.0),  # the same with untempered context draws
+        (1, 0.0, False, DEFAULT_CONTEXT_SPREAD),  # a pure exploit slot with Thompson context
+        (2, 0.3, True, DEFAULT_CONTEXT_SPREAD),  # the first of two slots, explore with probability 1/2: a mixture
     ],
 )
-def test_logged_propensities_match_the_replayed_choice_frequencies(count, ratio, greedy):
+def test_logged_propensities_match_the_replayed_choice_frequencies(count, ratio, greedy, spread):
     setup = _build(world_seed=5, videos=40)  # little data: the posterior leaves real choices open
     seeds = 500
-    freq, logged, joint = _replay(setup, seeds, count, ratio, greedy)
+    freq, logged, joint = _replay(setup, seeds, count, ratio, greedy, context_spread=spread)
     assert len(freq["hour"]) > 2 and len(freq["content"]) > 1  # the test is not about certain choices
     if ratio == 1.0:
         assert len(freq["recipe"]) > 2

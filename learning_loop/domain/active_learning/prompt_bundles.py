@@ -113,7 +113,8 @@ def prompt_bundle(
     text = prompts[name]
     if not isinstance(text, str) or not text.strip():
         raise PromptBundleError(f"variant {name} of training run {training_run_id} has an empty prompt")
-    f1, current_f1 = _f1(scores, name, training_run_id), _f1(scores, CURRENT, training_run_id)
+    f1 = _f1(scores, name, training_run_id)
+    _f1(scores, CURRENT, training_run_id)  # the current prompt must have been scored too (the delta needs it)
     held_out = [str(x) for x in details.get("held_out_example_ids") or []]
     n_scored = int(scores[name].get("n") or len(held_out))
     n = len(details.get("train_example_ids") or []) + len(held_out) or n_scored
