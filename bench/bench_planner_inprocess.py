@@ -19,6 +19,7 @@ jobs (``--dump DIR`` writes them for a comparison with a real run's ``videos.csv
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import date, datetime, timedelta
@@ -82,8 +83,7 @@ def run(seed: int, days: int, jobs: int, warmup_days: int = 7, **knobs) -> dict:
         platform_rows.append({
             "recipe": dict(recipe), "hash": recipe_hash(recipe), "content": content, "hour": hour,
             "published_at": pub, "mature_at": None if mature is None else pub + timedelta(hours=mature),
-            "avd": real.avg_view_duration_s, "views_6h": views_at(real), "er": real.engagement_rate,
-            "snaps": real.snapshot_rows(pub),
+            "views_6h": views_at(real), "snaps": real.snapshot_rows(pub),
         })
         return real.true_reward
 
@@ -191,7 +191,7 @@ def main() -> int:
     parser.add_argument("--extra", default="{}", help="JSON of extra ModelPlanInputs fields (experiments)")
     args = parser.parse_args()
     knobs = {"baselines": args.baselines, "cap": args.cap, "greedy": not args.thompson_context,
-             "extra": __import__("json").loads(args.extra)}
+             "extra": json.loads(args.extra)}
     if args.prior_sd is not None:
         knobs["prior_sd"] = args.prior_sd
     if args.hour_prior_sd is not None:

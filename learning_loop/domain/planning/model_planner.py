@@ -204,8 +204,11 @@ def plan_batch_with_model(
     content_idx = [cols[("content_type", c)] for c in voc.content_types]
     hour_x = hour_basis(np.arange(24))
     hour_cols = [cols[("hour", k)] for k in ("cos1", "sin1", "cos2", "sin2")]
-    spread = float(inputs.context_spread)  # tempered: the draws' deviation from the mean, scaled
-    ctx_draws = post.mean + spread * (draws - post.mean)
+    def tempered(coef: np.ndarray) -> np.ndarray:
+        """Posterior draw(s) for the context choice: the deviation from the mean scaled by ``context_spread``."""
+        return post.mean + inputs.context_spread * (coef - post.mean)
+
+    ctx_draws = tempered(draws)
     content_share = _frequencies(ctx_draws[:, content_idx], floor) if content_idx else np.array([])
     hour_share = _frequencies(ctx_draws[:, hour_cols] @ hour_x.T, floor)
     content_types = list(voc.content_types)
@@ -312,7 +315,7 @@ def plan_batch_with_model(
             no_option.append(topic.topic)
         # with no explore option an explore-mode slot exploits too: this slot's choice is then certain
         p_slot = p_explore if mask.any() else 0.0
-        theta = post.mean + spread * (post.sample_coef(context_rng) - post.mean)
+        theta = tempered(post.sample_coef(context_rng))
         greedy = inputs.greedy_context and not explore
         content, hour = _context_of(post.mean if greedy else theta)
         # the context's probability under each slot mode: exploit is greedy (or Thompson), explore Thompson
